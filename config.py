@@ -1,0 +1,236 @@
+"""One settings object, built from the environment and `.env`, validated at start-up.
+
+Every name and default follows SPEC section 8; `.env.example` documents each variable. A wrong
+value raises `ConfigError` naming the variable, so a bad deployment stops before it serves.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import quote_plus, urlparse
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one running assistant. Build it with `Config.from_env()`."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    mongodb_uri: str | None = None
+    mongodb_db: str = "whatsapp_assistant"
+    bucket_name: str | None = None
+    prefix: str = ""
+    s3_endpoint: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_region: str = "us-east-1"
+    session_db: Path = Path("./data/sessions.db")
+    history_runs: int = 5
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o"
+    whisper_model: str = "whisper-1"
+    openai_timeout: float = 60.0
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_number: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str | None = None
+    twilio_validate_signature: bool = True
+    reply_mode: str = "rest"
+    search_limit: int = 5
+    admin_token: str | None = None
+    auth_ttl_hours: int = 720
+    secret_key: str = field(default="", repr=False)
+    worker_threads: int = 8
+    burst_window_seconds: float = 3.0
+    max_attempts: int = 3
+    log_level: str = "INFO"
+    password_hash_profile: str = "production"
+
+    @property
+    def openai_configured(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_number)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def with_overrides(self, **changes) -> "Config":
+        """A copy with some settings changed (used by tests and the CLI)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> "Config":
+        """Read settings from `environ` (default: the process environment over `.env`)."""
+        env: dict[str, str] = {}
+        if dotenv_path and Path(dotenv_path).is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+        return build_config(env)
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value is not None and value.strip() != "" else None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in TRUE:
+        return True
+    if raw.lower() in FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def database_url_from(env: Mapping[str, str], data_dir: Path) -> str:
+    """DATABASE_URL, else one built from the original POSTGRES_DB_* variables, else SQLite."""
+    url = _get(env, "DATABASE_URL")
+    if url:
+        if "://" not in url:
+            raise ConfigError(f"DATABASE_URL must be a SQLAlchemy URL such as postgresql://..., got {url!r}")
+        return url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+    host = _get(env, "POSTGRES_DB_HOST")
+    if host:
+        name = _get(env, "POSTGRES_DB_NAME")
+        if not name:
+            raise ConfigError("POSTGRES_DB_NAME must be set when POSTGRES_DB_HOST is set")
+        port = _int(env, "POSTGRES_DB_PORT", 5432, minimum=1)
+        user = quote_plus(_get(env, "POSTGRES_DB_USER") or "postgres")
+        password = _get(env, "POSTGRES_DB_PASSWORD")
+        auth = f"{user}:{quote_plus(password)}" if password else user
+        return f"postgresql+psycopg2://{auth}@{host}:{port}/{name}"
+    return f"sqlite:///{(data_dir / 'app.db').as_posix()}"
+
+
+def secret_key_from(env: Mapping[str, str], data_dir: Path) -> str:
+    """SECRET_KEY, else a random key kept in `<DATA_DIR>/secret_key` so signed links survive restarts."""
+    key = _get(env, "SECRET_KEY")
+    if key:
+        if len(key) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters")
+        return key
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def build_config(env: Mapping[str, str]) -> Config:
+    """Validate the raw variables and build the Config; raises ConfigError naming a bad one."""
+    data_dir = Path(_get(env, "DATA_DIR") or "./data")
+    reply_mode = (_get(env, "REPLY_MODE") or "rest").lower()
+    if reply_mode not in ("rest", "twiml"):
+        raise ConfigError(f"REPLY_MODE must be 'rest' or 'twiml', got {reply_mode!r}")
+    number = _get(env, "TWILIO_WHATSAPP_NUMBER")
+    if number and not number.startswith("whatsapp:"):
+        number = f"whatsapp:{number}"
+    profile = (_get(env, "PASSWORD_HASH_PROFILE") or "production").lower()
+    if profile not in ("production", "fast-insecure-tests"):
+        raise ConfigError("PASSWORD_HASH_PROFILE must be 'production' or 'fast-insecure-tests'")
+    log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    return Config(
+        host=_get(env, "HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 5000, minimum=0),
+        data_dir=data_dir,
+        database_url=database_url_from(env, data_dir),
+        mongodb_uri=_get(env, "MONGODB_URI"),
+        mongodb_db=_get(env, "MONGODB_DB") or "whatsapp_assistant",
+        bucket_name=_get(env, "BUCKET_NAME"),
+        prefix=(_get(env, "PREFIX") or "").lstrip("/"),
+        s3_endpoint=_url(env, "S3_ENDPOINT", None),
+        aws_access_key_id=_get(env, "AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=_get(env, "AWS_SECRET_ACCESS_KEY"),
+        aws_region=_get(env, "AWS_REGION") or "us-east-1",
+        session_db=Path(_get(env, "SESSION_DB") or data_dir / "sessions.db"),
+        history_runs=_int(env, "HISTORY_RUNS", 5, minimum=0),
+        openai_api_key=_get(env, "OPENAI_API_KEY"),
+        openai_base_url=_url(env, "OPENAI_BASE_URL", None),
+        openai_model=_get(env, "OPENAI_MODEL") or "gpt-4o",
+        whisper_model=_get(env, "WHISPER_MODEL") or "whisper-1",
+        openai_timeout=_float(env, "OPENAI_TIMEOUT", 60.0),
+        twilio_account_sid=_get(env, "TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=_get(env, "TWILIO_AUTH_TOKEN"),
+        twilio_whatsapp_number=number,
+        twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", "https://api.twilio.com"),
+        public_base_url=_url(env, "PUBLIC_BASE_URL", None),
+        twilio_validate_signature=_bool(env, "TWILIO_VALIDATE_SIGNATURE", True),
+        reply_mode=reply_mode,
+        search_limit=_int(env, "SEARCH_LIMIT", 5, minimum=1),
+        admin_token=_get(env, "ADMIN_TOKEN"),
+        auth_ttl_hours=_int(env, "AUTH_TTL_HOURS", 720, minimum=1),
+        secret_key=secret_key_from(env, data_dir),
+        worker_threads=_int(env, "WORKER_THREADS", 8, minimum=1),
+        burst_window_seconds=_float(env, "BURST_WINDOW_SECONDS", 3.0),
+        max_attempts=_int(env, "MAX_ATTEMPTS", 3, minimum=1),
+        log_level=log_level,
+        password_hash_profile=profile,
+    )
+
+
+SETTING_NAMES = [f.name.upper() for f in fields(Config)]

@@ -1,0 +1,8 @@
+"""Shared fixtures. Each module under tests/fixtures starts one kind of real server, once per session."""
+import os
+
+os.environ.setdefault("AGNO_TELEMETRY", "false")
+
+pytest_plugins = [
+    "tests.fixtures.databases",
+]

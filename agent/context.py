@@ -1,0 +1,37 @@
+"""Trusted per-turn context for tools, passed through agno's injected `run_context`.
+
+The sender comes from the ledger (Twilio's signed `From`), never from model-supplied arguments.
+agno does not persist `dependencies`, so nothing here lands in session memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .turn import Turn
+
+if TYPE_CHECKING:
+    from services import Services
+
+
+@dataclass
+class TurnContext:
+    """What a tool may rely on: who is speaking, this turn's media, and where to put images."""
+
+    services: "Services"
+    turn: Turn
+    images_out: list[tuple[str, str]] = field(default_factory=list)
+    texts_after: list[str] = field(default_factory=list)
+
+    @property
+    def sender(self) -> str:
+        return self.turn.sender
+
+
+def turn_context(run_context: Any) -> TurnContext:
+    """The TurnContext agno handed to a tool; raises if a tool is called outside a turn."""
+    deps = getattr(run_context, "dependencies", None) or {}
+    ctx = deps.get("turn_context")
+    if not isinstance(ctx, TurnContext):
+        raise RuntimeError("tool called without a trusted turn context")
+    return ctx

@@ -1,0 +1,91 @@
+"""Runs one turn through agno: shared model client and session DB, a cheap Agent per run.
+
+The run's status is checked; a model error never reaches the user as if it were the answer: the
+turn falls back to command mode with a notice instead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from agno.agent import Agent
+from agno.db.sqlite import SqliteDb
+from agno.models.openai import OpenAIChat
+from agno.run.base import RunStatus
+
+from tools import all_tools
+
+from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
+from .context import TurnContext
+from .flows import handle_pending_flow
+from .prompts import load_prompt
+from .turn import Reply, Turn
+
+if TYPE_CHECKING:
+    from services import Services
+
+os.environ.setdefault("AGNO_TELEMETRY", "false")
+log = logging.getLogger(__name__)
+TOOL_CALL_LIMIT = 6
+SPOKEN_MARK = "[áudio transcrito]"
+
+
+class Assistant:
+    """The one assistant of a process. `respond(turn)` is thread-safe."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+        config = services.config
+        config.session_db.parent.mkdir(parents=True, exist_ok=True)
+        self.session_db = SqliteDb(db_file=str(config.session_db))
+        self.tools = all_tools()
+        self.instructions = load_prompt("instructions")
+
+    def respond(self, turn: Turn) -> Reply:
+        """Answer one turn: a pending server-side flow first, else the model, else command mode."""
+        ctx = TurnContext(self.services, turn)
+        reply = handle_pending_flow(ctx)
+        if reply is not None:
+            return reply
+        if self.services.openai is None:
+            return answer_without_model(ctx, NOT_CONFIGURED)
+        return self._run_model(ctx)
+
+    def model_input(self, turn: Turn) -> str:
+        """The text the model reads for a turn: masked text, voice marker, counts of attached media."""
+        parts = []
+        if turn.image_ids:
+            parts.append(f"[{len(turn.image_ids)} foto(s) recebida(s) nesta mensagem]")
+        text = turn.text.strip()
+        if text:
+            parts.append(f"{SPOKEN_MARK} {text}" if turn.spoken else text)
+        parts.extend(f"[aviso do sistema: {notice}]" for notice in turn.notices)
+        return "\n".join(parts) or "(mensagem vazia)"
+
+    def build_agent(self) -> Agent:
+        """A fresh Agent over the shared model client and session DB (cheap to make)."""
+        config = self.services.config
+        model = OpenAIChat(id=config.openai_model, client=self.services.openai)
+        return Agent(model=model, db=self.session_db, tools=self.tools, instructions=self.instructions,
+                     add_history_to_context=True, num_history_runs=config.history_runs,
+                     add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
+                     markdown=False, telemetry=False)
+
+    def _run_model(self, ctx: TurnContext) -> Reply:
+        turn = ctx.turn
+        try:
+            run = self.build_agent().run(self.model_input(turn), session_id=turn.sender, user_id=turn.sender,
+                                         dependencies={"turn_context": ctx})
+        except Exception:
+            log.exception("agent run raised for a turn of %s", turn.sender[-4:])
+            run = None
+        if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
+            status = getattr(run, "status", None)
+            log.warning("model run failed (status=%s); answering in command mode", status)
+            return answer_without_model(TurnContext(self.services, turn), UNAVAILABLE)
+        reply = Reply(images=list(ctx.images_out), inbound_for_log=turn.text)
+        reply.add(str(run.content or ""))
+        for text in ctx.texts_after:
+            reply.add(text)
+        return reply

@@ -1,0 +1,108 @@
+"""The WhatsApp assistant: `create_app(config)` for WSGI servers, `python app.py` to serve, and
+`flask --app app chat --phone +55...` to talk to the assistant from the terminal."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask
+
+from config import Config, ConfigError
+
+log = logging.getLogger("assistant")
+
+
+def configure_logging(level: str) -> None:
+    """Plain logs on stderr; libraries that would log message bodies at INFO are kept quieter."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("twilio.http_client", "httpx", "httpcore", "openai", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _warn_about(config: Config) -> None:
+    if not config.twilio_validate_signature:
+        log.warning("TWILIO_VALIDATE_SIGNATURE=false: anyone can post to /whatsapp. Use only for local development.")
+    if not config.twilio_configured:
+        log.warning("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER): "
+                    "replies cannot be delivered to WhatsApp; use the console chat (flask --app app chat).")
+    if config.twilio_validate_signature and not config.twilio_auth_token:
+        log.warning("No TWILIO_AUTH_TOKEN: every webhook will be refused with 403 until it is set.")
+    if not config.openai_configured:
+        log.warning("OPENAI_API_KEY is not set: the assistant answers plain commands only.")
+    if not config.admin_token:
+        log.warning("ADMIN_TOKEN is not set: operator routes answer only requests from this machine.")
+
+
+def create_app(config: Config | None = None, start_worker: bool = True) -> Flask:
+    """Build the Flask app with every store and client opened once and the worker started."""
+    from services import build_services
+    from web import health, media, whatsapp
+    from web.errors import register_error_handlers
+    from worker.runtime import AssistantRuntime
+
+    config = config or Config.from_env()
+    configure_logging(config.log_level)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
+    runtime = AssistantRuntime(build_services(config))
+    app.extensions["assistant"] = runtime
+    for blueprint in (whatsapp.bp, media.bp, health.bp):
+        app.register_blueprint(blueprint)
+    _register_operator_routes(app)
+    register_error_handlers(app)
+    app.cli.add_command(chat_command)
+    _warn_about(config)
+    if start_worker:
+        runtime.start()
+    return app
+
+
+def _register_operator_routes(app: Flask) -> None:
+    try:
+        from web import operator
+    except ImportError:
+        return
+    operator.register(app)
+
+
+@click.command("chat")
+@click.option("--phone", required=True, help="The WhatsApp number to speak as, e.g. +5511999998888")
+def chat_command(phone: str) -> None:
+    """Talk to the assistant from the terminal, through the same ledger, worker and agent."""
+    import uuid
+
+    from channels.twilio_outbound import LocalSender
+    from common.phones import normalize_phone
+    from flask import current_app
+    from storage import ledger
+
+    runtime = current_app.extensions["assistant"]
+    runtime.services.sender = console = LocalSender()
+    phone = normalize_phone(phone)
+    click.echo(f"Console chat as {phone}. Type a message; Ctrl-D to leave.")
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        entry_id = ledger.add_to_ledger(runtime.services.db, f"CONSOLE{uuid.uuid4().hex}", phone, text)
+        runtime.dispatcher.enqueue(entry_id, phone, False)
+        runtime.dispatcher.wait_idle(timeout=300)
+        for out in console.take(phone):
+            click.echo(f"🤖 {out.text}" + (f"\n   🖼  {out.media_url}" if out.media_url else ""))
+
+
+def main() -> None:
+    """`python app.py`: serve on HOST:PORT with the embedded defaults of .env."""
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+    app = create_app(config)
+    log.info("serving on http://%s:%s (webhook: POST /whatsapp)", config.host, config.port)
+    app.run(host=config.host, port=config.port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The long-lived clients of one process, created once at start-up and shared by every thread.
+
+Creating the OpenAI and Twilio clients once matters: building an HTTP client (and its SSL
+context) per call is what caps naive assistants at a handful of messages per second.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from openai import OpenAI
+
+from channels.media import MediaDownloader
+from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
+from config import Config
+from storage.chatlog import ChatLog, open_chat_log
+from storage.db import Database
+from storage.media import MediaStore, open_media_store
+
+log = logging.getLogger(__name__)
+
+
+class PublicUrl:
+    """The base URL users' phones can reach: PUBLIC_BASE_URL, else the latest webhook's host."""
+
+    def __init__(self, configured: str | None, fallback: str) -> None:
+        self._configured = configured
+        self._seen = fallback
+        self._lock = threading.Lock()
+
+    def remember(self, request_base: str) -> None:
+        """Note the base URL a request came in on (used only when PUBLIC_BASE_URL is unset)."""
+        with self._lock:
+            self._seen = request_base.rstrip("/")
+
+    def get(self) -> str:
+        """The base URL to put in links sent to users."""
+        if self._configured:
+            return self._configured
+        with self._lock:
+            return self._seen
+
+
+@dataclass
+class Services:
+    """Everything a turn needs, built once per process by `build_services`."""
+
+    config: Config
+    db: Database
+    chatlog: ChatLog
+    media: MediaStore
+    sender: ReplySender
+    openai: OpenAI | None
+    downloader: MediaDownloader | None
+    public_url: PublicUrl
+
+    def close(self) -> None:
+        """Release connections (tests and clean shutdown)."""
+        self.db.dispose()
+
+
+def build_services(config: Config) -> Services:
+    """Open every store and client named by the config; the database is migrated here."""
+    db = Database(config.database_url, pool_size=max(5, config.worker_threads + 2))
+    db.migrate()
+    public_url = PublicUrl(config.public_base_url, f"http://{config.host}:{config.port}")
+    media = open_media_store(bucket_name=config.bucket_name, prefix=config.prefix,
+                             s3_endpoint=config.s3_endpoint, aws_access_key_id=config.aws_access_key_id,
+                             aws_secret_access_key=config.aws_secret_access_key, aws_region=config.aws_region,
+                             media_dir=config.media_dir, secret_key=config.secret_key,
+                             base_url_getter=public_url.get)
+    chatlog = open_chat_log(db, config.mongodb_uri, config.mongodb_db)
+    openai_client = None
+    if config.openai_configured:
+        openai_client = OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
+                               timeout=config.openai_timeout, max_retries=2)
+    sender: ReplySender
+    downloader = None
+    if config.twilio_configured:
+        sender = TwilioSender(config.twilio_account_sid, config.twilio_auth_token, config.twilio_whatsapp_number,
+                              config.twilio_api_base_url)
+        downloader = MediaDownloader(config.twilio_account_sid, config.twilio_auth_token,
+                                     config.twilio_api_base_url)
+    else:
+        sender = LocalSender()
+    return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url)

@@ -1,0 +1,51 @@
+"""Pending multi-step flows per phone (registration, login, photo waiting for a description)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+
+from common.clock import as_utc, utcnow
+
+from .db import Database
+from .models import ConversationState
+
+
+@dataclass(frozen=True)
+class Flow:
+    """The flow a phone is in and the data gathered so far (never a password)."""
+
+    phone: str
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+
+def get_flow(db: Database, phone: str, max_age: timedelta = timedelta(minutes=30)) -> Flow | None:
+    """The phone's pending flow, or None; a flow untouched for `max_age` is dropped as abandoned."""
+    with db.session() as session:
+        row = session.get(ConversationState, phone)
+        if row is None:
+            return None
+        if utcnow() - as_utc(row.updated_at) > max_age:
+            session.delete(row)
+            return None
+        return Flow(row.phone, row.flow, dict(row.data or {}), as_utc(row.updated_at))
+
+
+def set_flow(db: Database, phone: str, name: str, data: dict[str, Any] | None = None) -> None:
+    """Start or advance a flow for the phone."""
+    with db.session() as session:
+        row = session.get(ConversationState, phone)
+        if row is None:
+            session.add(ConversationState(phone=phone, flow=name, data=data or {}, updated_at=utcnow()))
+        else:
+            row.flow, row.data, row.updated_at = name, data or {}, utcnow()
+
+
+def clear_flow(db: Database, phone: str) -> None:
+    """End the phone's pending flow, if any."""
+    with db.session() as session:
+        session.execute(delete(ConversationState).where(ConversationState.phone == phone))

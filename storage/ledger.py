@@ -1,0 +1,140 @@
+"""The inbound ledger: each webhook delivery is written here before Twilio gets its 200.
+
+Status moves queued -> processing -> done | failed. A unique MessageSid makes Twilio's retries
+harmless. Rows left queued or processing by a crash are picked up again at start-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from common.clock import as_utc, utcnow
+
+from .db import Database
+from .models import InboundMessage
+
+REDACTED = "[senha]"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One inbound message as the worker sees it."""
+
+    id: int
+    message_sid: str
+    sender: str
+    body: str
+    media: list[dict[str, Any]]
+    profile_name: str | None
+    status: str
+    attempts: int
+    received_at: datetime
+    error: str | None = None
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self.media)
+
+
+def _entry(row: InboundMessage) -> LedgerEntry:
+    return LedgerEntry(row.id, row.message_sid, row.sender, row.body or "", list(row.media or []),
+                       row.profile_name, row.status, row.attempts, as_utc(row.received_at), row.error)
+
+
+def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
+                  media: list[dict[str, Any]] | None = None, profile_name: str | None = None) -> int | None:
+    """Insert a new inbound message; returns its id, or None when the MessageSid is already there."""
+    try:
+        with db.session() as session:
+            row = InboundMessage(message_sid=message_sid, sender=sender, body=body or "", media=media or [],
+                                 profile_name=profile_name, status="queued", attempts=0)
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        return None
+
+
+def get_entry(db: Database, entry_id: int) -> LedgerEntry | None:
+    """The ledger row with this id, or None."""
+    with db.session() as session:
+        row = session.get(InboundMessage, entry_id)
+        return _entry(row) if row else None
+
+
+def get_by_sid(db: Database, message_sid: str) -> LedgerEntry | None:
+    """The ledger row with this MessageSid, or None."""
+    with db.session() as session:
+        row = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
+        return _entry(row) if row else None
+
+
+def claim(db: Database, entry_ids: Iterable[int]) -> list[LedgerEntry]:
+    """Mark unfinished rows as processing and count the attempt; returns the rows claimed, in order."""
+    ids = list(entry_ids)
+    with db.session() as session:
+        session.execute(update(InboundMessage)
+                        .where(InboundMessage.id.in_(ids), InboundMessage.status.in_(("queued", "processing")))
+                        .values(status="processing", attempts=InboundMessage.attempts + 1, updated_at=utcnow()))
+        rows = session.scalars(select(InboundMessage).where(InboundMessage.id.in_(ids),
+                                                            InboundMessage.status == "processing")
+                               .order_by(InboundMessage.id)).all()
+        return [_entry(r) for r in rows]
+
+
+def _set_status(db: Database, entry_ids: Iterable[int], status: str, error: str | None) -> None:
+    values: dict[str, Any] = {"status": status, "error": error, "updated_at": utcnow()}
+    if status in ("done", "failed"):
+        values["processed_at"] = utcnow()
+    with db.session() as session:
+        session.execute(update(InboundMessage).where(InboundMessage.id.in_(list(entry_ids))).values(**values))
+
+
+def mark_done(db: Database, entry_ids: Iterable[int], note: str | None = None) -> None:
+    """The messages were answered (note keeps a non-fatal remark, e.g. a reply not delivered)."""
+    _set_status(db, entry_ids, "done", note)
+
+
+def mark_failed(db: Database, entry_ids: Iterable[int], reason: str) -> None:
+    """Processing gave up; the reason stays visible to operators."""
+    _set_status(db, entry_ids, "failed", reason[:2000])
+
+
+def requeue(db: Database, entry_ids: Iterable[int], reason: str) -> None:
+    """Put messages back for another attempt, keeping the reason of the last failure."""
+    _set_status(db, entry_ids, "queued", reason[:2000])
+
+
+def redact_body(db: Database, entry_ids: Iterable[int], replacement: str = REDACTED) -> None:
+    """Replace the stored text of messages that carried a secret (a password typed by the user)."""
+    with db.session() as session:
+        session.execute(update(InboundMessage).where(InboundMessage.id.in_(list(entry_ids)))
+                        .values(body=replacement, updated_at=utcnow()))
+
+
+def unfinished(db: Database) -> list[LedgerEntry]:
+    """Rows still queued or processing (after a crash), oldest first."""
+    with db.session() as session:
+        rows = session.scalars(select(InboundMessage)
+                               .where(InboundMessage.status.in_(("queued", "processing")))
+                               .order_by(InboundMessage.id)).all()
+        return [_entry(r) for r in rows]
+
+
+def status_counts(db: Database) -> dict[str, int]:
+    """How many ledger rows are in each status."""
+    with db.session() as session:
+        rows = session.execute(select(InboundMessage.status, func.count()).group_by(InboundMessage.status)).all()
+        return {status: count for status, count in rows}
+
+
+def delete_sender_bodies(db: Database, sender: str) -> int:
+    """LGPD erasure: keep only what idempotency needs (the MessageSid), blank text and media."""
+    with db.session() as session:
+        result = session.execute(update(InboundMessage).where(InboundMessage.sender == sender)
+                                 .values(body="", media=[], profile_name=None, updated_at=utcnow()))
+        return result.rowcount or 0

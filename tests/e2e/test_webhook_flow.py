@@ -1,0 +1,131 @@
+"""Issue A end to end: signed webhooks in, replies out through the fake Twilio, over real HTTP."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from storage import ledger
+from tests.fakes.openai_server import message_text, say
+from tests.fixtures.app import wait_until
+
+pytestmark = pytest.mark.slow
+ALICE, BOB = "+5511999990001", "+5511999990002"
+
+
+def test_ack_is_immediate_while_the_model_is_still_thinking(live_app, openai_server, twilio_server):
+    openai_server.on("olá", say("Oi! Como posso ajudar?"), delay=2.0)
+    started = time.monotonic()
+    response = live_app.send(ALICE, "olá")
+    acked = time.monotonic() - started
+    assert response.status_code == 200
+    assert "<Response" in response.text and "<Message" not in response.text
+    assert acked < 1.0, f"ack took {acked:.2f}s while the model held its answer"
+    assert twilio_server.messages() == []
+    sent = twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)
+    assert sent[0].body == "Oi! Como posso ajudar?"
+    assert sent[0].from_ == live_app.config.twilio_whatsapp_number
+
+
+@pytest.mark.parametrize("signature", [False, "bm90LWEtdmFsaWQtc2lnbmF0dXJl"])
+def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(live_app, twilio_server, signature):
+    response = live_app.send(ALICE, "olá", signature=signature)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "bad_signature"
+    assert ledger.status_counts(live_app.services.db) == {}
+    assert live_app.services.chatlog.count() == 0
+    time.sleep(0.3)
+    assert twilio_server.messages() == []
+
+
+def test_signature_is_checked_against_public_base_url(make_live_app, twilio_server):
+    live = make_live_app(PUBLIC_BASE_URL="https://assistente.example.ngrok.app")
+    assert live.send(ALICE, "oi").status_code == 200
+    from tests.fixtures.app import inbound_form, sign
+    import requests
+    form = inbound_form(ALICE, "oi de novo")
+    wrong = sign(f"{live.url}/whatsapp", form)
+    assert requests.post(f"{live.url}/whatsapp", data=form, headers={"X-Twilio-Signature": wrong}).status_code == 403
+    twilio_server.wait_for(1, timeout=10)
+
+
+def test_a_repeated_message_sid_is_answered_once(live_app, twilio_server):
+    first = live_app.send(ALICE, "uma vez só", sid="SMduplicate0001")
+    second = live_app.send(ALICE, "uma vez só", sid="SMduplicate0001")
+    assert first.status_code == second.status_code == 200
+    live_app.wait_idle()
+    time.sleep(0.3)
+    assert [m.body for m in twilio_server.messages()] == ["Eco: uma vez só"]
+
+
+def test_one_sender_in_order_while_another_runs_in_parallel(live_app, openai_server, twilio_server):
+    for n in (1, 2, 3):
+        openai_server.on(f"^alice {n}$", say(f"resposta {n}"), delay=0.8)
+    openai_server.on("^bob$", say("resposta bob"))
+    for n in (1, 2, 3):
+        assert live_app.send(ALICE, f"alice {n}").status_code == 200
+    assert live_app.send(BOB, "bob").status_code == 200
+    alice = twilio_server.wait_for(3, to=f"whatsapp:{ALICE}", timeout=20)
+    bob = twilio_server.wait_for(1, to=f"whatsapp:{BOB}", timeout=5)
+    assert [m.body for m in alice] == ["resposta 1", "resposta 2", "resposta 3"]
+    assert bob[0].monotonic < alice[1].monotonic, "Bob waited behind Alice's queue"
+    assert alice[0].monotonic < alice[1].monotonic < alice[2].monotonic
+
+
+def test_a_turn_left_processing_by_a_crash_is_finished_after_restart(make_live_app, twilio_server):
+    crashed = make_live_app(start_worker=False)
+    assert crashed.send(ALICE, "mensagem antes do crash").status_code == 200
+    entry = ledger.get_by_sid(crashed.services.db, ledger.unfinished(crashed.services.db)[0].message_sid)
+    ledger.claim(crashed.services.db, [entry.id])
+    assert ledger.get_entry(crashed.services.db, entry.id).status == "processing"
+    restarted = make_live_app()
+    sent = twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)
+    assert sent[0].body == "Eco: mensagem antes do crash"
+    assert wait_until(lambda: ledger.get_entry(restarted.services.db, entry.id).status == "done")
+
+
+def test_model_server_error_gives_an_apology_not_the_error(live_app, openai_server, twilio_server):
+    openai_server.fail_status = 500
+    live_app.send(ALICE, "me ajuda com uma coisa")
+    sent = twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=30)
+    body = " ".join(m.body for m in sent)
+    assert "indisponível" in body
+    assert "scripted failure" not in body and "500" not in body
+    assert ledger.status_counts(live_app.services.db) == {"done": 1}
+
+
+def test_the_second_message_carries_the_first_exchange(live_app, openai_server, twilio_server):
+    openai_server.on("meu nome é", say("Prazer, Ana!"))
+    live_app.send(ALICE, "meu nome é Ana")
+    twilio_server.wait_for(1, timeout=10)
+    live_app.send(ALICE, "qual é o meu nome?")
+    twilio_server.wait_for(2, timeout=10)
+    last = openai_server.chat_requests()[-1]["messages"]
+    texts = [(m["role"], message_text(m)) for m in last]
+    assert ("user", "meu nome é Ana") in texts
+    assert ("assistant", "Prazer, Ana!") in texts
+    assert texts[-1] == ("user", "qual é o meu nome?")
+
+
+def test_a_long_answer_arrives_as_ordered_chunks(live_app, openai_server, twilio_server):
+    sentences = [f"Frase número {i:03d} de uma resposta longa." for i in range(1, 200)]
+    long_answer = " ".join(sentences)[:4000]
+    long_answer = long_answer[:long_answer.rfind(".") + 1]
+    assert 3200 < len(long_answer) <= 4000
+    openai_server.on("texto longo", say(long_answer))
+    live_app.send(ALICE, "texto longo por favor")
+    sent = twilio_server.wait_for(3, to=f"whatsapp:{ALICE}", timeout=15)
+    time.sleep(0.3)
+    sent = twilio_server.messages(to=f"whatsapp:{ALICE}")
+    assert len(sent) == 3
+    assert all(len(m.body) <= 1600 for m in sent)
+    assert " ".join(m.body for m in sent) == long_answer
+    assert all(m.body.endswith(".") for m in sent)
+
+
+def test_inbound_and_outbound_are_in_the_chat_log(live_app, twilio_server):
+    live_app.send(ALICE, "registre isto", sid="SMchatlog0001")
+    twilio_server.wait_for(1, timeout=10)
+    assert wait_until(lambda: live_app.services.chatlog.count(ALICE) == 2)
+    page = live_app.services.chatlog.list(phone=ALICE)
+    assert {(m.direction, m.body) for m in page.items} == {("in", "registre isto"), ("out", "Eco: registre isto")}

@@ -1,0 +1,37 @@
+"""The inbound ledger on SQLite and PostgreSQL: dedupe, claim, states, recovery, redaction."""
+from storage import ledger
+
+
+def test_a_message_sid_is_stored_once(db):
+    first = ledger.add_to_ledger(db, "SM1", "+5511900000001", "oi")
+    assert first is not None
+    assert ledger.add_to_ledger(db, "SM1", "+5511900000001", "oi") is None
+    assert ledger.status_counts(db) == {"queued": 1}
+
+
+def test_claim_counts_attempts_and_states_move(db):
+    entry_id = ledger.add_to_ledger(db, "SM2", "+5511900000001", "oi", [{"url": "u", "content_type": "image/jpeg"}])
+    claimed = ledger.claim(db, [entry_id])
+    assert [(e.status, e.attempts, e.has_media) for e in claimed] == [("processing", 1, True)]
+    ledger.requeue(db, [entry_id], "boom")
+    assert ledger.get_entry(db, entry_id).status == "queued"
+    assert ledger.claim(db, [entry_id])[0].attempts == 2
+    ledger.mark_failed(db, [entry_id], "gave up")
+    assert ledger.claim(db, [entry_id]) == []
+    assert ledger.status_counts(db) == {"failed": 1}
+
+
+def test_unfinished_rows_come_back_oldest_first(db):
+    ids = [ledger.add_to_ledger(db, f"SM{i}", "+5511900000001", str(i)) for i in range(3)]
+    ledger.claim(db, [ids[1]])
+    ledger.mark_done(db, [ids[2]])
+    assert [e.id for e in ledger.unfinished(db)] == ids[:2]
+
+
+def test_secret_bodies_are_redacted_and_erasure_keeps_the_sid(db):
+    entry_id = ledger.add_to_ledger(db, "SM9", "+5511900000001", "minha senha secreta")
+    ledger.redact_body(db, [entry_id])
+    assert ledger.get_entry(db, entry_id).body == "[senha]"
+    ledger.delete_sender_bodies(db, "+5511900000001")
+    entry = ledger.get_by_sid(db, "SM9")
+    assert entry.body == "" and entry.media == []

@@ -1,0 +1,62 @@
+"""Config: SPEC section 8 names and defaults, POSTGRES_DB_* compatibility, errors that name the variable."""
+from pathlib import Path
+
+import pytest
+
+from config import Config, ConfigError, build_config
+
+
+def test_defaults_are_the_embedded_ones(tmp_path):
+    config = build_config({"DATA_DIR": str(tmp_path)})
+    assert (config.host, config.port, config.history_runs, config.search_limit) == ("127.0.0.1", 5000, 5, 5)
+    assert config.database_url == f"sqlite:///{tmp_path.as_posix()}/app.db"
+    assert config.session_db == tmp_path / "sessions.db"
+    assert config.media_dir == tmp_path / "media"
+    assert (config.openai_model, config.whisper_model) == ("gpt-4o", "whisper-1")
+    assert config.twilio_api_base_url == "https://api.twilio.com"
+    assert config.twilio_validate_signature is True and config.reply_mode == "rest"
+    assert config.auth_ttl_hours == 720 and config.admin_token is None
+    assert not config.openai_configured and not config.twilio_configured
+
+
+def test_database_url_is_built_from_the_original_postgres_variables(tmp_path):
+    config = build_config({"DATA_DIR": str(tmp_path), "POSTGRES_DB_HOST": "db.local", "POSTGRES_DB_PORT": "5433",
+                           "POSTGRES_DB_NAME": "whatsapp_bot", "POSTGRES_DB_USER": "bot",
+                           "POSTGRES_DB_PASSWORD": "p@ss:word"})
+    assert config.database_url == "postgresql+psycopg2://bot:p%40ss%3Aword@db.local:5433/whatsapp_bot"
+
+
+def test_database_url_wins_over_postgres_variables(tmp_path):
+    config = build_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@h/db",
+                           "POSTGRES_DB_HOST": "ignored", "POSTGRES_DB_NAME": "x"})
+    assert config.database_url == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PORT", "http"), ("HISTORY_RUNS", "-1"), ("SEARCH_LIMIT", "0"), ("REPLY_MODE", "sms"),
+    ("TWILIO_VALIDATE_SIGNATURE", "maybe"), ("OPENAI_BASE_URL", "localhost:8000"),
+    ("TWILIO_API_BASE_URL", "ftp://x"), ("AUTH_TTL_HOURS", "zero"), ("DATABASE_URL", "just-a-name"),
+    ("POSTGRES_DB_HOST", "db"),
+])
+def test_a_wrong_value_stops_start_up_naming_the_variable(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name if name != "POSTGRES_DB_HOST" else "POSTGRES_DB_NAME"):
+        build_config({"DATA_DIR": str(tmp_path), name: value})
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATA_DIR={tmp_path}\nOPENAI_MODEL=gpt-4o-mini\nSEARCH_LIMIT=3\n")
+    config = Config.from_env({"SEARCH_LIMIT": "7"}, dotenv_path=str(env_file))
+    assert config.openai_model == "gpt-4o-mini" and config.search_limit == 7
+
+
+def test_the_secret_key_is_generated_once_and_kept(tmp_path):
+    first = build_config({"DATA_DIR": str(tmp_path)}).secret_key
+    second = build_config({"DATA_DIR": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 32
+    assert oct(Path(tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_whatsapp_number_gets_its_prefix(tmp_path):
+    config = build_config({"DATA_DIR": str(tmp_path), "TWILIO_WHATSAPP_NUMBER": "+14155238886"})
+    assert config.twilio_whatsapp_number == "whatsapp:+14155238886"

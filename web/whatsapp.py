@@ -1,0 +1,51 @@
+"""POST /whatsapp: verify Twilio's signature, write the ledger, acknowledge at once.
+
+The path to the 200 holds only the signature check and one ledger insert; the model runs later in
+the worker. In REPLY_MODE=twiml the reply is computed here and returned as TwiML instead.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from channels.twilio_inbound import BadInbound, parse_form, signature_is_valid, twiml, webhook_url
+from storage import ledger
+
+from .errors import error_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("whatsapp", __name__)
+
+
+def _twiml_response(body: str) -> Response:
+    return Response(body, status=200, mimetype="application/xml")
+
+
+@bp.post("/whatsapp")
+def whatsapp_webhook():
+    """Twilio's webhook for incoming WhatsApp messages."""
+    runtime = current_app.extensions["assistant"]
+    config = runtime.services.config
+    form = request.form
+    if config.twilio_validate_signature:
+        url = webhook_url(config.public_base_url, request.url, request.path, request.query_string.decode())
+        if not signature_is_valid(config.twilio_auth_token or "", url, form.to_dict(),
+                                  request.headers.get("X-Twilio-Signature")):
+            log.warning("rejected a webhook with a bad or missing Twilio signature from %s", request.remote_addr)
+            return error_response(403, "bad_signature", "Invalid or missing X-Twilio-Signature.")
+    try:
+        message = parse_form(form)
+    except BadInbound as exc:
+        return error_response(400, "bad_request", str(exc))
+    if not config.public_base_url:
+        runtime.services.public_url.remember(request.host_url)
+    entry_id = ledger.add_to_ledger(runtime.services.db, message.message_sid, message.sender, message.body,
+                                    message.media, message.profile_name)
+    if entry_id is None:
+        log.info("duplicate MessageSid acknowledged without processing")
+        return _twiml_response(twiml())
+    if config.reply_mode == "twiml":
+        return _twiml_response(runtime.answer_inline(entry_id, message.sender))
+    runtime.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
+    return _twiml_response(twiml())

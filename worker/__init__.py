@@ -1,0 +1,1 @@
+"""The ledger's consumer: per-sender ordering, burst coalescing, crash recovery, retries."""

@@ -1,0 +1,84 @@
+"""Turns ledger entries into a Turn: media downloaded, checked, stored; voice notes transcribed.
+
+Runs in the worker, never in the webhook. Every rejected file becomes a notice the user will
+read; nothing here raises for bad user input.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from agent.transcription import FAILED_NOTICE, TranscriptionFailed, transcribe
+from agent.turn import Turn
+from channels.media import MediaRejected
+from common.cpf import is_valid_cpf, mask_cpfs_in_text, normalize_cpf
+from common.cpf import _CPF_IN_TEXT as CPF_PATTERN
+from storage import images
+from storage.ledger import LedgerEntry
+from storage.media import make_key
+
+if TYPE_CHECKING:
+    from services import Services
+
+log = logging.getLogger(__name__)
+NO_TWILIO = "Recebi um arquivo, mas este servidor não tem credenciais do Twilio para baixá-lo."
+
+
+def _attach(services: "Services", entry: LedgerEntry, turn: Turn) -> None:
+    """Download, check and keep each media item of an entry, once (a retried turn reuses what it kept)."""
+    kept = images.media_for_message(services.db, entry.message_sid)
+    for index, item in enumerate(entry.media):
+        record = kept[index] if index < len(kept) else _download(services, entry, item, turn)
+        if record is None:
+            continue
+        if record.kind == "image":
+            turn.image_ids.append(record.id)
+        else:
+            turn.audio_ids.append(record.id)
+            _transcribe_into(services, record, turn)
+
+
+def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) -> "images.MediaRecord | None":
+    if services.downloader is None:
+        turn.notices.append(NO_TWILIO)
+        return None
+    try:
+        media = services.downloader.download(item["url"], item.get("content_type", ""))
+    except MediaRejected as rejected:
+        turn.notices.append(rejected.user_message)
+        return None
+    key = make_key(media.kind, entry.sender.lstrip("+"), media.content_type)
+    services.media.put(key, media.data, media.content_type)
+    media_id = images.add_media(services.db, entry.sender, media.kind, key, media.content_type, len(media.data),
+                                message_sid=entry.message_sid)
+    return images.get_media(services.db, media_id)
+
+
+def _transcribe_into(services: "Services", record: images.MediaRecord, turn: Turn) -> None:
+    """Transcribe a voice note now; its text becomes part of what the agent reads."""
+    text = record.transcript
+    if not text:
+        try:
+            text = transcribe(services.openai, services.config.whisper_model, services.media.get(record.key),
+                              record.content_type)
+            images.set_transcript(services.db, record.id, text=text)
+        except TranscriptionFailed as exc:
+            log.warning("voice note %s not transcribed: %s", record.id, exc)
+            images.set_transcript(services.db, record.id, error=str(exc))
+            turn.notices.append(FAILED_NOTICE)
+            return
+    turn.spoken = True
+    turn.raw_text = "\n".join(filter(None, [turn.raw_text, text]))
+
+
+def build_turn(services: "Services", entries: list[LedgerEntry]) -> Turn:
+    """One Turn from a sender's entries (one text, or a burst of media messages)."""
+    first = entries[0]
+    turn = Turn(sender=first.sender, text="", profile_name=first.profile_name,
+                message_sids=[e.message_sid for e in entries], ledger_ids=[e.id for e in entries])
+    turn.raw_text = "\n".join(e.body for e in entries if e.body.strip())
+    for entry in entries:
+        _attach(services, entry, turn)
+    turn.cpfs = [normalize_cpf(m.group(1)) for m in CPF_PATTERN.finditer(turn.raw_text) if is_valid_cpf(m.group(1))]
+    turn.text = mask_cpfs_in_text(turn.raw_text)
+    return turn

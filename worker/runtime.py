@@ -1,0 +1,58 @@
+"""The assistant of one process: services, agent, turn processor and dispatcher, wired once."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+
+from agent.runtime import Assistant
+from channels.chunking import split_message
+from channels.twilio_inbound import twiml
+from storage import ledger
+
+from .dispatcher import Dispatcher
+from .turns import APOLOGY, TurnProcessor
+
+log = logging.getLogger(__name__)
+
+
+class AssistantRuntime:
+    """Owns the worker pool; the webhook only calls `dispatcher.enqueue` (or `answer_inline` in twiml mode)."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+        config = services.config
+        self.assistant = Assistant(services)
+        self.processor = TurnProcessor(services, self.assistant)
+        self.dispatcher = Dispatcher(services.db, self.processor.process, self.processor.give_up,
+                                     threads=config.worker_threads, burst_window=config.burst_window_seconds,
+                                     max_attempts=config.max_attempts)
+        self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def start(self) -> None:
+        """Start taking work, beginning with what a crash left in the ledger."""
+        self.dispatcher.recover()
+
+    def answer_inline(self, entry_id: int, sender: str) -> str:
+        """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time."""
+        with self._inline_locks[sender]:
+            entries = ledger.claim(self.services.db, [entry_id])
+            if not entries:
+                return twiml()
+            try:
+                reply = self.processor.answer(entries)
+            except Exception as exc:
+                log.exception("inline turn failed")
+                ledger.mark_failed(self.services.db, [entry_id], f"{type(exc).__name__}: {exc}"[:500])
+                return twiml([APOLOGY])
+            for text in reply.texts:
+                self.services.chatlog.append(sender, text, "out", None)
+            for url, caption in reply.images:
+                self.services.chatlog.append(sender, f"[imagem] {caption}", "out", None)
+            ledger.mark_done(self.services.db, [entry_id], "answered inline (twiml)")
+            return twiml([chunk for text in reply.texts for chunk in split_message(text)], reply.images)
+
+    def stop(self) -> None:
+        """Stop the worker pool; unfinished rows stay queued in the ledger."""
+        self.dispatcher.stop()
+        self.services.close()

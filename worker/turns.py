@@ -1,0 +1,84 @@
+"""Processes one turn end to end: intake, the assistant, the chat log, delivery, the ledger."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from agent.runtime import Assistant
+from agent.turn import Reply
+from channels.twilio_outbound import SendFailed
+from common.cpf import mask_cpfs_in_text
+from storage import ledger
+from storage.ledger import REDACTED, LedgerEntry
+
+from .intake import build_turn
+
+if TYPE_CHECKING:
+    from services import Services
+
+log = logging.getLogger(__name__)
+APOLOGY = ("Desculpe, não consegui processar sua mensagem agora. Ela ficou registrada; "
+           "tente de novo em alguns minutos.")
+
+
+class TurnProcessor:
+    """Given a sender's ledger entries, produce and deliver the reply, recording everything."""
+
+    def __init__(self, services: "Services", assistant: Assistant) -> None:
+        self.services = services
+        self.assistant = assistant
+
+    def answer(self, entries: list[LedgerEntry]) -> Reply:
+        """Build the turn, get the reply and write the inbound side of the chat log."""
+        turn = build_turn(self.services, entries)
+        reply = self.assistant.respond(turn)
+        if reply.secret:
+            ledger.redact_body(self.services.db, [e.id for e in entries])
+        self._log_inbound(entries, reply)
+        return reply
+
+    def process(self, entries: list[LedgerEntry]) -> None:
+        """The worker's job for one turn (REST mode): answer, deliver, mark the ledger."""
+        reply = self.answer(entries)
+        ids = [e.id for e in entries]
+        try:
+            self.deliver(entries[0].sender, reply)
+        except SendFailed as exc:
+            log.error("reply to %s not delivered: %s", entries[0].sender[-4:], exc)
+            ledger.mark_failed(self.services.db, ids, f"reply not delivered: {exc}")
+            return
+        note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
+        ledger.mark_done(self.services.db, ids, note)
+
+    def _log_inbound(self, entries: list[LedgerEntry], reply: Reply) -> None:
+        chatlog = self.services.chatlog
+        for index, entry in enumerate(entries):
+            if reply.secret:
+                body = REDACTED
+            elif index == 0 and reply.inbound_for_log is not None:
+                body = reply.inbound_for_log
+            else:
+                body = mask_cpfs_in_text(entry.body)
+            if entry.media and not reply.secret:
+                body = f"{body} [{len(entry.media)} anexo(s)]".strip()
+            chatlog.append(entry.sender, body, "in", entry.message_sid)
+
+    def deliver(self, phone: str, reply: Reply) -> None:
+        """Send texts then images through the configured sender, logging each outbound message."""
+        sender, chatlog = self.services.sender, self.services.chatlog
+        if reply.text:
+            sids = sender.send_text(phone, reply.text)
+            chatlog.append(phone, reply.text, "out", sids[0] if sids else None)
+        for url, caption in reply.images:
+            sid = sender.send_image(phone, url, caption)
+            chatlog.append(phone, f"[imagem] {caption}", "out", sid)
+
+    def give_up(self, entries: list[LedgerEntry], reason: str) -> None:
+        """After the last retry: tell the user, so no message fails silently."""
+        if not entries:
+            return
+        try:
+            self.services.sender.send_text(entries[0].sender, APOLOGY)
+            self.services.chatlog.append(entries[0].sender, APOLOGY, "out", None)
+        except Exception:
+            log.exception("could not send the apology for a failed turn")

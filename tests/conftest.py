@@ -5,4 +5,6 @@ os.environ.setdefault("AGNO_TELEMETRY", "false")
 
 pytest_plugins = [
     "tests.fixtures.databases",
+    "tests.fixtures.twilio",
+    "tests.fixtures.media",
 ]

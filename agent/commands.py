@@ -1,12 +1,14 @@
 """Command mode: the assistant without a model. Plain commands call the same tools directly.
 
 Used when OPENAI_API_KEY is unset and when a model run fails (timeout, 5xx, 429 after retries),
-so users always get a useful answer and nothing they sent is lost.
+so users always get a useful answer and nothing they sent is lost. The commands themselves live
+beside their tools (`COMMANDS` in each tools module).
 """
 from __future__ import annotations
 
-import re
-from typing import Callable
+from functools import lru_cache
+
+from tools import all_commands
 
 from .context import TurnContext
 from .prompts import load_prompt
@@ -15,21 +17,10 @@ from .turn import Reply
 NOT_CONFIGURED = "⚠️ A IA não está configurada neste servidor; respondo apenas a comandos simples."
 UNAVAILABLE = "⚠️ A IA está indisponível agora; sua mensagem foi guardada. Enquanto isso, respondo a comandos simples."
 
-CommandHandler = Callable[[TurnContext, re.Match], str]
-_COMMANDS: list[tuple[re.Pattern, CommandHandler]] = []
 
-
-def command(pattern: str) -> Callable[[CommandHandler], CommandHandler]:
-    """Decorator: answer messages matching `pattern` (case-insensitive, whole message) in command mode."""
-    def decorate(handler: CommandHandler) -> CommandHandler:
-        _COMMANDS.append((re.compile(pattern, re.I | re.S), handler))
-        return handler
-    return decorate
-
-
-@command(r"^\s*(ajuda|help|menu|\?)\s*[.!]*\s*$")
-def _help(ctx: TurnContext, match: re.Match) -> str:
-    return load_prompt("help")
+@lru_cache(maxsize=1)
+def _table():
+    return all_commands()
 
 
 def answer_without_model(ctx: TurnContext, notice: str) -> Reply:
@@ -37,11 +28,14 @@ def answer_without_model(ctx: TurnContext, notice: str) -> Reply:
     reply = Reply(inbound_for_log=ctx.turn.text)
     reply.add(notice)
     text = ctx.turn.text.strip()
-    for pattern, handler in _COMMANDS:
+    for pattern, handler in _table():
         match = pattern.search(text)
         if match:
             reply.add(handler(ctx, match))
             break
     else:
         reply.add(load_prompt("help"))
+    reply.images.extend(ctx.images_out)
+    for extra in ctx.texts_after:
+        reply.add(extra)
     return reply

@@ -1,25 +1,39 @@
 """The agent's tools: plain typed functions whose docstrings are the model-facing descriptions.
 
 Each takes agno's injected `run_context` for the trusted sender and never accepts a phone number
-from the model. Modules register their tools in TOOLS lists collected here.
+from the model. Each module lists its tools in `TOOLS` and, for command mode (no model), its plain
+commands in `COMMANDS` as (regex, handler(ctx, match) -> str) pairs.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+import re
+from types import ModuleType
+from typing import Any, Callable
 
-TOOL_MODULES = ("tools.accounts", "tools.images", "tools.audio", "tools.todos", "tools.history")
+TOOL_MODULES = ("tools.accounts", "tools.images", "tools.audio", "tools.todos", "tools.history",
+                "tools.privacy")
+
+CommandHandler = Callable[[Any, re.Match], str]
+
+
+def _modules() -> list[ModuleType]:
+    found = []
+    for name in TOOL_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
 
 
 def all_tools() -> list[Callable]:
     """Every tool of every tool module present, in a stable order."""
-    found: list[Callable] = []
-    for name in TOOL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.extend(getattr(module, "TOOLS", []))
-    return found
+    return [tool for module in _modules() for tool in getattr(module, "TOOLS", [])]
+
+
+def all_commands() -> list[tuple[re.Pattern, CommandHandler]]:
+    """Every plain command of every tool module, compiled case-insensitively, in module order."""
+    return [(re.compile(pattern, re.I | re.S), handler)
+            for module in _modules() for pattern, handler in getattr(module, "COMMANDS", [])]

@@ -45,7 +45,7 @@ def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) 
     try:
         media = services.downloader.download(item["url"], item.get("content_type", ""))
     except MediaRejected as rejected:
-        turn.notices.append(rejected.user_message)
+        turn.notices.append(rejected.user_message_pt)
         return None
     key = make_key(media.kind, entry.sender.lstrip("+"), media.content_type)
     services.media.put(key, media.data, media.content_type)

@@ -30,8 +30,9 @@ def answer_without_model(ctx: TurnContext, notice: str) -> Reply:
     text = ctx.turn.text.strip()
     for pattern, handler in _table():
         match = pattern.search(text)
-        if match:
-            reply.add(handler(ctx, match))
+        answer = handler(ctx, match) if match else None
+        if answer is not None:
+            reply.add(answer)
             break
     else:
         reply.add(load_prompt("help"))

@@ -15,6 +15,7 @@ from agno.models.openai import OpenAIChat
 from agno.run.base import RunStatus
 
 from tools import all_tools
+from tools.images import waiting_images
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext
@@ -52,11 +53,14 @@ class Assistant:
             return answer_without_model(ctx, NOT_CONFIGURED)
         return self._run_model(ctx)
 
-    def model_input(self, turn: Turn) -> str:
-        """The text the model reads for a turn: masked text, voice marker, counts of attached media."""
-        parts = []
+    def model_input(self, ctx: TurnContext) -> str:
+        """The text the model reads for a turn: masked text, voice marker, attached or waiting photos."""
+        turn, parts = ctx.turn, []
         if turn.image_ids:
             parts.append(f"[{len(turn.image_ids)} foto(s) recebida(s) nesta mensagem]")
+        elif turn.text.strip() and (waiting := waiting_images(ctx)):
+            parts.append(f"[{len(waiting)} foto(s) aguardando descrição: se esta mensagem a descreve, "
+                         "chame save_image]")
         text = turn.text.strip()
         if text:
             parts.append(f"{SPOKEN_MARK} {text}" if turn.spoken else text)
@@ -75,7 +79,7 @@ class Assistant:
     def _run_model(self, ctx: TurnContext) -> Reply:
         turn = ctx.turn
         try:
-            run = self.build_agent().run(self.model_input(turn), session_id=turn.sender, user_id=turn.sender,
+            run = self.build_agent().run(self.model_input(ctx), session_id=turn.sender, user_id=turn.sender,
                                          dependencies={"turn_context": ctx})
         except Exception:
             log.exception("agent run raised for a turn of %s", turn.sender[-4:])

@@ -2,7 +2,7 @@
 
 Each takes agno's injected `run_context` for the trusted sender and never accepts a phone number
 from the model. Each module lists its tools in `TOOLS` and, for command mode (no model), its plain
-commands in `COMMANDS` as (regex, handler(ctx, match) -> str) pairs.
+commands in `COMMANDS` as (regex, handler(ctx, match) -> str | None) pairs; None passes the turn on.
 """
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import re
 from types import ModuleType
 from typing import Any, Callable
 
-TOOL_MODULES = ("tools.accounts", "tools.images", "tools.audio", "tools.todos", "tools.history",
-                "tools.privacy")
+# Order matters for command mode: the first matching command that answers wins, and the images
+# module ends with a catch-all (a photo's caption, or the description of a waiting photo).
+TOOL_MODULES = ("tools.accounts", "tools.todos", "tools.history", "tools.privacy", "tools.audio",
+                "tools.images")
 
-CommandHandler = Callable[[Any, re.Match], str]
+CommandHandler = Callable[[Any, re.Match], "str | None"]
 
 
 def _modules() -> list[ModuleType]:

@@ -1,0 +1,189 @@
+"""Issue B end to end: photos kept with descriptions, found and sent back; voice notes transcribed."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from storage.models import ImageDescription, ImageLink, MediaObject
+from tests.factories import make_user
+from tests.fakes.openai_server import message_text, say, tool
+from tests.fixtures.app import wait_until
+from tests.fixtures.media import make_jpeg, make_large_png, make_png, voice_note
+
+pytestmark = pytest.mark.slow
+ALICE, BOB = "+5511999990001", "+5511999990002"
+
+
+def _count(live, model) -> int:
+    with live.services.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _descriptions(live) -> list[tuple[str, str, int]]:
+    with live.services.db.session() as session:
+        rows = session.scalars(select(ImageDescription).order_by(ImageDescription.id)).all()
+        return [(d.from_number, d.descricao, len(d.links)) for d in rows]
+
+
+def _photo(twilio_server, data=None, content_type="image/jpeg") -> tuple[str, str]:
+    return twilio_server.add_media(None, data or make_jpeg(), content_type), content_type
+
+
+@pytest.fixture
+def alice_app(live_app):
+    make_user(live_app.services.db, ALICE)
+    return live_app
+
+
+def test_photo_with_caption_is_saved_in_the_local_store(alice_app, openai_server, twilio_server):
+    openai_server.on(r"1 foto.*cachorro na praia", tool("save_image", description="meu cachorro na praia"))
+    alice_app.send(ALICE, "meu cachorro na praia", media=[_photo(twilio_server)])
+    reply = twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)[0].body
+    assert "Salvei sua foto" in reply
+    assert _descriptions(alice_app) == [(ALICE, "meu cachorro na praia", 1)]
+    with alice_app.services.db.session() as session:
+        key = session.scalar(select(ImageLink.image_link))
+    assert alice_app.services.media.get(key)[:3] == b"\xff\xd8\xff"
+    assert (alice_app.config.media_dir / key).is_file()
+
+
+def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_bucket, openai_server, twilio_server):
+    live = make_live_app(**s3_bucket.env)
+    make_user(live.services.db, ALICE)
+    openai_server.on(r"1 foto.*gato", tool("save_image", description="gato dormindo"))
+    live.send(ALICE, "gato dormindo", media=[_photo(twilio_server, make_png(), "image/png")])
+    twilio_server.wait_for(1, timeout=15)
+    with live.services.db.session() as session:
+        key = session.scalar(select(ImageLink.image_link))
+    stored = s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)
+    assert stored["ContentType"] == "image/png" and stored["Body"].read()[:4] == b"\x89PNG"
+
+
+def test_photo_alone_gets_a_question_and_the_next_text_describes_it(alice_app, openai_server, twilio_server):
+    openai_server.on(r"^\[1 foto\(s\) recebida", say("Recebi sua foto! Qual descrição devo guardar?"))
+    openai_server.on(r"aguardando descrição.*parque", tool("save_image", description="cachorro no parque"))
+    alice_app.send(ALICE, "", media=[_photo(twilio_server)])
+    first = twilio_server.wait_for(1, timeout=15)[0].body
+    assert "Qual descrição" in first
+    assert _descriptions(alice_app) == []
+    alice_app.send(ALICE, "é o cachorro no parque")
+    second = twilio_server.wait_for(2, timeout=15)[1].body
+    assert "Salvei sua foto" in second
+    assert _descriptions(alice_app) == [(ALICE, "cachorro no parque", 1)]
+
+
+def test_a_burst_of_three_photos_is_one_turn_one_reply_one_description(alice_app, openai_server, twilio_server):
+    openai_server.on(r"^\[3 foto\(s\).*viagem", tool("save_image", description="viagem à praia"))
+    for n in range(3):
+        alice_app.send(ALICE, "viagem à praia" if n == 0 else "", media=[_photo(twilio_server, make_jpeg(f"f{n}"))])
+        time.sleep(0.4)
+    reply = twilio_server.wait_for(1, timeout=15)
+    alice_app.wait_idle()
+    time.sleep(0.3)
+    assert len(twilio_server.messages()) == 1 and "Salvei suas 3 fotos" in reply[0].body
+    assert _descriptions(alice_app) == [(ALICE, "viagem à praia", 3)]
+    assert len(openai_server.chat_requests()) == 2
+
+
+def test_search_sends_the_senders_own_images_that_really_download(alice_app, openai_server, twilio_server):
+    make_user(alice_app.services.db, BOB)
+    openai_server.on(r"1 foto.*cachorros no sítio", tool("save_image", description="cachorros no sítio"))
+    openai_server.on(r"1 foto.*cachorro do bob", tool("save_image", description="cachorro do bob"))
+    openai_server.on(r"mostre fotos de cachorro", tool("search_images", query="cachorro"))
+    alice_app.send(ALICE, "cachorros no sítio", media=[_photo(twilio_server, make_jpeg("alice"))])
+    alice_app.send(BOB, "cachorro do bob", media=[_photo(twilio_server, make_jpeg("bob"))])
+    twilio_server.wait_for(2, timeout=15)
+    alice_app.send(ALICE, "mostre fotos de cachorro")
+    sent = twilio_server.wait_for(3, to=f"whatsapp:{ALICE}", timeout=15)
+    assert "Encontrei 1 foto" in sent[1].body
+    image = sent[2]
+    assert image.body == "cachorros no sítio" and len(image.media_urls) == 1
+    fetched = requests.get(image.media_urls[0], timeout=5)
+    assert fetched.status_code == 200 and fetched.content[:3] == b"\xff\xd8\xff"
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    tampered = image.media_urls[0].replace("sig=", "sig=0")
+    assert requests.get(tampered, timeout=5).status_code == 403
+
+
+def test_nothing_found_is_a_friendly_answer(alice_app, openai_server, twilio_server):
+    openai_server.on(r"mostre fotos de girafa", tool("search_images", query="girafa"))
+    alice_app.send(ALICE, "mostre fotos de girafa")
+    assert "Não encontrei fotos" in twilio_server.wait_for(1, timeout=15)[0].body
+
+
+def test_a_forged_media_url_on_another_host_never_gets_credentials(alice_app, twilio_server, openai_server):
+    from tests.fakes.twilio_server import FakeTwilio
+    other = FakeTwilio("ACother", "other-token").start()
+    try:
+        forged = other.add_media(None, make_jpeg(), "image/jpeg")
+        alice_app.send(ALICE, "olha isso", media=[(forged, "image/jpeg")])
+        reply = twilio_server.wait_for(1, timeout=15)[0].body
+        assert other.requests() == []
+        assert _count(alice_app, MediaObject) == 0
+        assert "Eco:" in reply
+        assert "aviso do sistema" in message_text(openai_server.chat_requests()[-1]["messages"][-1])
+    finally:
+        other.stop()
+
+
+@pytest.mark.parametrize("make, declared, expected", [
+    (make_png, "audio/ogg", "não corresponde"),
+    (make_large_png, "image/png", "grande"),
+    (lambda: b"", "image/jpeg", "vazio"),
+])
+def test_bad_files_each_get_a_clear_reply(make_live_app, twilio_server, make, declared, expected):
+    live = make_live_app(with_model=False)
+    make_user(live.services.db, ALICE)
+    live.send(ALICE, "", media=[(twilio_server.add_media(None, make(), declared), declared)])
+    reply = twilio_server.wait_for(1, timeout=20)[0].body
+    assert expected in reply.lower()
+    assert _count(live, MediaObject) == 0
+
+
+def test_a_voice_note_reaches_the_model_as_the_users_text(alice_app, openai_server, twilio_server):
+    openai_server.transcript_text = "quero ver as fotos da praia"
+    openai_server.on(r"áudio transcrito.*fotos da praia", say("Vou procurar as fotos da praia!"))
+    alice_app.send(ALICE, "", media=[(twilio_server.add_media(None, voice_note("ogg"), "audio/ogg"), "audio/ogg")])
+    assert twilio_server.wait_for(1, timeout=15)[0].body == "Vou procurar as fotos da praia!"
+    upload = openai_server.transcriptions[0]
+    assert b"OggS" in upload["body"] and b"whisper-1" in upload["body"]
+    last_user = openai_server.chat_requests()[-1]["messages"][-1]
+    assert message_text(last_user) == "[áudio transcrito] quero ver as fotos da praia"
+
+
+def test_whisper_failing_tells_the_user_and_keeps_the_audio(alice_app, openai_server, twilio_server):
+    openai_server.transcript_status = 500
+    alice_app.send(ALICE, "", media=[(twilio_server.add_media(None, voice_note("ogg"), "audio/ogg"), "audio/ogg")])
+    reply = twilio_server.wait_for(1, timeout=30)[0].body
+    assert "Não consegui transcrever" in reply or "transcrever" in reply
+    with alice_app.services.db.session() as session:
+        audio = session.scalars(select(MediaObject)).one()
+    assert audio.kind == "audio" and audio.transcript is None and audio.transcript_error
+    assert alice_app.services.media.get(audio.key)[:4] == b"OggS"
+    openai_server.transcript_status = None
+    openai_server.on(r"transcrev", tool("transcribe_audio"))
+    alice_app.send(ALICE, "pode transcrever meu último áudio?")
+    later = twilio_server.wait_for(2, timeout=15)[1].body
+    assert "transcrição de teste" in later
+
+
+def test_without_a_model_captions_and_searches_still_work(make_live_app, twilio_server):
+    live = make_live_app(with_model=False)
+    make_user(live.services.db, ALICE)
+    live.send(ALICE, "pôr do sol na praia", media=[_photo(twilio_server)])
+    assert "Salvei sua foto" in twilio_server.wait_for(1, timeout=15)[0].body
+    live.send(ALICE, "mostre fotos de praias")
+    sent = twilio_server.wait_for(3, timeout=15)
+    assert sent[2].media_urls and sent[2].body == "pôr do sol na praia"
+    assert requests.get(sent[2].media_urls[0], timeout=5).status_code == 200
+
+
+def test_photos_need_a_login(live_app, twilio_server, openai_server):
+    openai_server.on(r"1 foto", tool("save_image", description="praia"))
+    live_app.send(ALICE, "praia", media=[_photo(twilio_server)])
+    reply = twilio_server.wait_for(1, timeout=15)[0].body
+    assert "login" in reply.lower() or "cadastr" in reply.lower()
+    assert _descriptions(live_app) == []

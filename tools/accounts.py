@@ -33,6 +33,8 @@ QUESTIONS = {
     "register:password": ("Agora crie uma senha de pelo menos 8 caracteres e envie aqui. Ela é guardada só "
                           "como hash e não passa pela IA. Depois, se quiser, apague a mensagem da senha."),
 }
+RETRY = {"register:name": QUESTIONS["register:name"].split("! ")[1], "register:cpf": "Digite o CPF de novo.",
+         "register:password": "Digite a senha de novo."}
 CPF_TAKEN = "Esse CPF já tem cadastro em outro número. Confira o número digitado."
 
 
@@ -42,8 +44,8 @@ def clean_name(text: str) -> str | None:
     return name if 2 <= len(name) <= 120 and NAME.match(name) else None
 
 
-def _ask(ctx: TurnContext, step: str, data: dict, before: str = "") -> str:
-    return ask(ctx, step, QUESTIONS[step], data, before)
+def _ask(ctx: TurnContext, step: str, data: dict, problem: str = "") -> str:
+    return ask(ctx, step, RETRY[step] if problem else QUESTIONS[step], data, problem)
 
 
 def start_registration(ctx: TurnContext, name: str | None = None) -> str:
@@ -77,8 +79,8 @@ def registration_step(ctx: TurnContext, flow: Flow) -> Reply:
             text = _ask(ctx, step, data, "Não entendi o nome (use só letras).")
         else:
             data["name"] = name
-            text = _ask(ctx, "register:password" if "cpf" in data else "register:cpf", data,
-                        f"Prazer, {name.split()[0]}!")
+            step = "register:password" if "cpf" in data else "register:cpf"
+            text = ask(ctx, step, QUESTIONS[step], data, f"Prazer, {name.split()[0]}!")
         return Reply(texts=[text], inbound_for_log=ctx.turn.text)
     cpf, problem = cpf_in_message(ctx)
     if problem is None and users.get_user_by_cpf(ctx.services.db, cpf) is not None:
@@ -92,7 +94,7 @@ def registration_step(ctx: TurnContext, flow: Flow) -> Reply:
 def finish_registration(ctx: TurnContext, data: dict) -> str:
     """Hash the password just typed and create the account; the password never leaves this function."""
     if ctx.turn.spoken:
-        return _ask(ctx, "register:password", data, "Por segurança, digite a senha (não envie áudio).")
+        return _ask(ctx, "register:password", data, "Por segurança, a senha precisa ser digitada, não falada.")
     password = ctx.turn.raw_text.strip()
     problem = password_problem(password)
     if problem:

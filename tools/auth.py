@@ -98,7 +98,7 @@ def login_step(ctx: TurnContext, flow: Flow) -> Reply:
         return Reply(texts=[check_password(ctx, flow.data.get("cpf", ""))], inbound_for_log=REDACTED, secret=True)
     cpf, problem = cpf_in_message(ctx)
     if problem:
-        return Reply(texts=[ask(ctx, flow.name, "Digite seu CPF.", {}, problem)], inbound_for_log=ctx.turn.text)
+        return Reply(texts=[ask(ctx, flow.name, "Digite o CPF de novo.", {}, problem)], inbound_for_log=ctx.turn.text)
     text = ask(ctx, "login:password", "Agora digite sua senha (ela não passa pela IA).", {"cpf": cpf})
     return Reply(texts=[text], inbound_for_log=ctx.turn.text)
 

@@ -114,6 +114,10 @@ def redact_body(db: Database, entry_ids: Iterable[int], replacement: str = REDAC
     with db.session() as session:
         session.execute(update(InboundMessage).where(InboundMessage.id.in_(list(entry_ids)))
                         .values(body=replacement, updated_at=utcnow()))
+    if db.dialect == "sqlite":
+        # The old page versions still hold the secret in the WAL file: copy back and truncate it.
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def unfinished(db: Database) -> list[LedgerEntry]:

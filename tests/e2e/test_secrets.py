@@ -1,0 +1,108 @@
+"""After a scripted registration and login, the password is searched for in every store: found nowhere."""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import inspect, text
+
+from tests.e2e.backends import BACKENDS, mongo_bodies, store_overrides
+from tests.e2e.conversation import Conversation
+from tests.fakes.openai_server import tool
+
+pytestmark = pytest.mark.slow
+ALICE = "+5511999990001"
+CPF = "529.982.247-25"
+PASSWORD = "Pa55-girassol-azul-SECRETO"
+WRONG_PASSWORD = "errei-a-senha-OUTRO-SEGREDO"
+
+
+def _register_and_log_in(chat: Conversation, openai_server) -> None:
+    openai_server.on(r"N[ÃA]O POSSUO CADASTRO", tool("register_user"))
+    openai_server.on(r"sair da conta", tool("logout"))
+    openai_server.on(r"^entrar$", tool("login"))
+    openai_server.on(r"organizar", tool("make_todo_list", title="Semana", items=["correr", "ler"],
+                                        motivation="Um passo de cada vez!"))
+    chat.say("NÃO POSSUO CADASTRO")
+    chat.say("Ana Souza")
+    chat.say(CPF)
+    assert "Cadastro concluído" in chat.say(PASSWORD)
+    assert "saiu" in chat.say("sair da conta")
+    chat.say("entrar")
+    chat.say(CPF)
+    assert "incorretos" in chat.say(WRONG_PASSWORD)
+    chat.say("entrar")
+    chat.say(CPF)
+    assert "Login feito" in chat.say(PASSWORD)
+    assert "correr" in chat.say("me ajuda a organizar a semana")
+    chat.say("obrigada!")
+
+
+def _sql_dump(live) -> str:
+    """Every row of every table of the application database, as text."""
+    engine = live.services.db.engine
+    parts = []
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            parts += [repr(tuple(row)) for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
+    return "\n".join(parts)
+
+
+def _session_dump(path: Path) -> str:
+    """Every row of every table of agno's session database (the agent's memory)."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return "\n".join(repr(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
+    finally:
+        conn.close()
+
+
+def _dashboard(live) -> dict[str, str]:
+    pages = {}
+    for route in ("/report", "/get-report-data"):
+        response = requests.get(live.url + route, timeout=10)
+        if response.status_code != 404:
+            assert response.status_code == 200, route
+            pages[route] = response.text
+    return pages
+
+
+def _files(data_dir: Path) -> str:
+    """The raw bytes of every file the assistant wrote under DATA_DIR (SQLite files, WAL, sessions, media)."""
+    return "\n".join(f.read_bytes().decode("latin-1") for f in sorted(data_dir.rglob("*")) if f.is_file())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_password_is_in_no_store(backend, request, make_live_app, openai_server, twilio_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    env = store_overrides(request, backend)
+    live = make_live_app(LOG_LEVEL="DEBUG", **env)
+    chat = Conversation(live, twilio_server, ALICE)
+    _register_and_log_in(chat, openai_server)
+    live.wait_idle()
+    chatlog = live.services.chatlog.list(phone=ALICE, per_page=500)
+    stores = {
+        "SQL tables": _sql_dump(live),
+        "chat log": "\n".join(m.body for m in chatlog.items),
+        **({"MongoDB chat_log documents": "\n".join(mongo_bodies(request, env))} if "MONGODB_URI" in env else {}),
+        "files under DATA_DIR": _files(live.config.data_dir),
+        "session DB rows": _session_dump(live.config.session_db),
+        "model requests": json.dumps(openai_server.chat_requests(), ensure_ascii=False),
+        "log output": caplog.text + "\n".join(str(r.args) for r in caplog.records),
+        "replies sent": "\n".join(m.body for m in twilio_server.messages()),
+        **{f"dashboard {route}": page for route, page in _dashboard(live).items()},
+    }
+    assert len(chatlog.items) == len(chat.transcript) and "[senha]" in stores["chat log"]
+    assert "Semana" in stores["session DB rows"], "the session DB was written (the search is not vacuous)"
+    assert len(openai_server.chat_requests()) >= 5
+    found = {name: [s for s in (PASSWORD, WRONG_PASSWORD) if s in content] for name, content in stores.items()}
+    print(f"\npassword search ({backend}):", {name: ("FOUND" if hits else "absent") for name, hits in found.items()})
+    assert found == {name: [] for name in stores}
+    model_text = stores["model requests"]
+    assert CPF not in model_text and "52998224725" not in model_text
+    assert CPF not in stores["chat log"] and CPF not in stores["log output"]

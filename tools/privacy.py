@@ -1,0 +1,135 @@
+"""LGPD: "exportar meus dados" (a JSON link that expires) and "apagar meus dados" (confirmed, outside the model).
+
+The deletion is confirmed by the user's next message, handled by a server-side flow so that no
+agent run follows it and writes the conversation back into the session memory just erased.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import lru_cache
+
+from agno.db.sqlite import SqliteDb
+from agno.run import RunContext
+
+from agent.context import TurnContext, turn_context
+from agent.flows import register_flow
+from agent.memory import clear_session
+from agent.turn import Reply
+from common.clock import utcnow
+from storage import images, todos, users
+from storage.conversation import Flow, clear_flow, set_flow
+from storage.erasure import erase_phone
+
+from .auth import require_login
+from .errors import tool_errors
+
+log = logging.getLogger(__name__)
+EXPORT_TTL = 3600
+CONFIRM = "APAGAR"
+ASK_CONFIRMATION = ("⚠️ Isso apaga sua conta, seus logins, fotos, áudios, listas, nossas conversas e a memória do "
+                    f"assistente, e não dá para desfazer. Para confirmar, envie *{CONFIRM}*. "
+                    "Qualquer outra mensagem cancela.")
+
+
+def _export_key(phone: str) -> str:
+    return f"exports/{phone.lstrip('+')}/meus-dados.json"
+
+
+@lru_cache(maxsize=4)
+def _session_db(path: str) -> SqliteDb:
+    return SqliteDb(db_file=path)
+
+
+def collect_data(ctx: TurnContext) -> dict:
+    """Everything stored about the logged-in sender, as plain JSON-ready values (CPF masked)."""
+    user = require_login(ctx)
+    db, phone, media = ctx.services.db, ctx.sender, ctx.services.media
+    descriptions, _ = images.list_descriptions(db, owner=phone, per_page=200)
+    messages, page = [], 1
+    while True:
+        batch = ctx.services.chatlog.list(phone=phone, page=page, per_page=500)
+        messages += [{"at": m.created_at.isoformat(), "direction": m.direction, "text": m.body} for m in batch.items]
+        if page * batch.per_page >= batch.total or not batch.items:
+            break
+        page += 1
+    return {
+        "exported_at": utcnow().isoformat(),
+        "account": {"name": user.name, "phone": phone, "cpf": user.masked_cpf, "created_at": user.created_at.isoformat(),
+                    "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None},
+        "logins": [{"at": at.isoformat(), "success": ok} for at, ok in users.login_attempts(db, phone)],
+        "todo_lists": [{"number": t.number, "title": t.title, "motivation": t.motivation,
+                        "items": [{"text": i.text, "done": i.done} for i in t.items]}
+                       for t in todos.lists_of(db, phone, limit=1000)],
+        "images": [{"description": d.description, "created_at": d.created_at.isoformat(),
+                    "links": [media.url(key, expires_in=EXPORT_TTL) for key in d.image_keys]} for d in descriptions],
+        "messages": messages,
+    }
+
+
+def export_data(ctx: TurnContext) -> str:
+    """Store the sender's data as JSON in the media store and return a link valid for EXPORT_TTL."""
+    data = json.dumps(collect_data(ctx), ensure_ascii=False, indent=2).encode("utf-8")
+    key = _export_key(ctx.sender)
+    ctx.services.media.put(key, data, "application/json")
+    return f"📦 Seus dados (JSON): {ctx.services.media.url(key, expires_in=EXPORT_TTL)}\nO link vale por 1 hora."
+
+
+def ask_to_erase(ctx: TurnContext) -> str:
+    """Ask the logged-in sender to confirm the erasure; the answer goes to the flow below."""
+    require_login(ctx)
+    set_flow(ctx.services.db, ctx.sender, "privacy:erase", {})
+    return ASK_CONFIRMATION
+
+
+@register_flow("privacy")
+def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
+    """Erase everything of the sender when they answered APAGAR; anything else cancels."""
+    clear_flow(ctx.services.db, ctx.sender)
+    if ctx.turn.raw_text.strip(" .!").upper() != CONFIRM:
+        return Reply(texts=["Tudo certo: nada foi apagado."], inbound_for_log=ctx.turn.text)
+    services, phone = ctx.services, ctx.sender
+    erased = erase_phone(services.db, phone)
+    for key in (*erased.media_keys, _export_key(phone)):
+        try:
+            services.media.delete(key)
+        except Exception:
+            log.exception("a media object of an erased user could not be deleted")
+    removed = services.chatlog.delete_phone(phone)
+    clear_session(_session_db(str(services.config.session_db)), phone)
+    log.info("erased the data of the phone ending %s", phone[-4:])
+    return Reply(texts=[f"🗑️ Pronto: apaguei sua conta, {erased.todo_lists} lista(s), "
+                        f"{len(erased.media_keys)} arquivo(s) de foto/áudio, {removed} mensagem(ns) e a memória "
+                        "do assistente. Se quiser voltar, envie *cadastro*."], inbound_for_log=ctx.turn.text)
+
+
+@tool_errors
+def export_my_data(run_context: RunContext) -> str:
+    """Export everything stored about the user (account, lists, photos, conversation) as a JSON link that
+    expires in one hour. Use when the user asks for their data ("exportar meus dados")."""
+    return export_data(turn_context(run_context))
+
+
+@tool_errors
+def delete_my_data(run_context: RunContext) -> str:
+    """Start deleting all of the user's data ("apagar meus dados"). The system asks for confirmation itself;
+    relay its question to the user."""
+    return ask_to_erase(turn_context(run_context))
+
+
+@tool_errors
+def _export_command(ctx: TurnContext, match: re.Match) -> str:
+    return export_data(ctx)
+
+
+@tool_errors
+def _erase_command(ctx: TurnContext, match: re.Match) -> str:
+    return ask_to_erase(ctx)
+
+
+TOOLS = [export_my_data, delete_my_data]
+COMMANDS = [
+    (r"^\s*(exportar|baixar)\s+(os\s+)?(meus\s+)?dados\b", _export_command),
+    (r"^\s*(apagar|excluir|deletar)\s+(todos\s+)?(os\s+)?(meus\s+)?dados\b", _erase_command),
+]

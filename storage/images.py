@@ -1,0 +1,183 @@
+"""Media objects and described images: what users sent, what they said about it, what to delete.
+
+Every function takes the `Database` and plain values and returns small frozen dataclasses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, select, update
+
+from common.clock import as_utc
+from storage.db import Database
+from storage.models import ImageDescription, ImageLink, MediaObject
+from storage.search import index_descriptions, keys_by_description, search_descriptions
+
+IMAGE = "image"
+AUDIO = "audio"
+KINDS = (IMAGE, AUDIO)
+
+
+class MediaRefused(ValueError):
+    """Some media ids are not images of this owner (or do not exist); nothing was saved."""
+
+    def __init__(self, media_ids: list[int]) -> None:
+        super().__init__(f"not images of this sender: {media_ids}")
+        self.media_ids = media_ids
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """One stored image or voice note."""
+
+    id: int
+    owner: str
+    kind: str
+    key: str
+    content_type: str
+    size: int
+    message_sid: str | None
+    transcript: str | None
+    transcript_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    """A description and the images it now owns."""
+
+    id: int
+    owner: str
+    description: str
+    image_keys: tuple[str, ...]
+    media_ids: tuple[int, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DescriptionRow:
+    """One description as a dashboard lists it."""
+
+    id: int
+    owner: str
+    description: str
+    image_keys: tuple[str, ...]
+    created_at: datetime
+
+
+def add_media(db: Database, owner: str, kind: str, key: str, content_type: str, size: int,
+              message_sid: str | None = None) -> int:
+    """Record a stored image or voice note of `owner`; returns its id."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown media kind: {kind!r}")
+    with db.session() as session:
+        media = MediaObject(owner=owner, kind=kind, key=key, content_type=content_type, size=size,
+                            message_sid=message_sid)
+        session.add(media)
+        session.flush()
+        return media.id
+
+
+def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecord]:
+    """The owner's newest images that no description owns yet, oldest of them first."""
+    linked = exists().where(ImageLink.media_id == MediaObject.id)
+    query = (select(MediaObject).where(MediaObject.owner == owner, MediaObject.kind == IMAGE, ~linked)
+             .order_by(MediaObject.created_at.desc(), MediaObject.id.desc()).limit(limit))
+    with db.session() as session:
+        return [_record(media) for media in reversed(session.scalars(query).all())]
+
+
+def save_description(db: Database, owner: str, description: str, media_ids: list[int]) -> SavedImage:
+    """Save one description owning the given images of `owner`.
+
+    Raises ValueError for an empty description or no images, and MediaRefused (saving nothing)
+    when an id is not an image of this owner.
+    """
+    text = (description or "").strip()
+    ids = list(dict.fromkeys(media_ids))
+    if not text:
+        raise ValueError("empty description")
+    if not ids:
+        raise ValueError("no images to describe")
+    with db.session() as session:
+        found = {media.id: media for media in session.scalars(
+            select(MediaObject).where(MediaObject.id.in_(ids), MediaObject.owner == owner,
+                                      MediaObject.kind == IMAGE))}
+        refused = [media_id for media_id in ids if media_id not in found]
+        if refused:
+            raise MediaRefused(refused)
+        row = ImageDescription(descricao=text, from_number=owner,
+                               links=[ImageLink(image_link=found[i].key, media_id=i) for i in ids])
+        session.add(row)
+        session.flush()
+        index_descriptions(session, [(row.id, owner, text)])
+        return SavedImage(row.id, owner, text, tuple(found[i].key for i in ids), tuple(ids),
+                          as_utc(row.created_at))
+
+
+def latest_audio(db: Database, owner: str) -> MediaRecord | None:
+    """The owner's most recent voice note, or None."""
+    query = (select(MediaObject).where(MediaObject.owner == owner, MediaObject.kind == AUDIO)
+             .order_by(MediaObject.created_at.desc(), MediaObject.id.desc()).limit(1))
+    with db.session() as session:
+        media = session.scalars(query).first()
+        return _record(media) if media else None
+
+
+def set_transcript(db: Database, media_id: int, text: str | None = None, error: str | None = None) -> bool:
+    """Store a voice note's transcript or the reason it failed; False when the id does not exist."""
+    with db.session() as session:
+        result = session.execute(update(MediaObject).where(MediaObject.id == media_id)
+                                 .values(transcript=text, transcript_error=error))
+        return result.rowcount > 0
+
+
+def count_images(db: Database, owner: str | None = None) -> int:
+    """How many images descriptions own, for one owner or for everyone."""
+    query = select(func.count(ImageLink.id)).join(ImageDescription)
+    if owner is not None:
+        query = query.where(ImageDescription.from_number == owner)
+    with db.session() as session:
+        return session.scalar(query) or 0
+
+
+def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per_page: int = 50,
+                      query: str | None = None) -> tuple[list[DescriptionRow], int]:
+    """One page of descriptions, newest first (best match first when `query` is given), and the total."""
+    if query and query.strip():
+        hits, total = search_descriptions(db, query, owner=owner, page=page, per_page=per_page)
+        return [DescriptionRow(h.id, h.owner, h.description, h.image_keys, h.created_at) for h in hits], total
+    per_page = max(1, min(per_page, 200))
+    rows = select(ImageDescription).order_by(ImageDescription.created_at.desc(), ImageDescription.id.desc())
+    total_query = select(func.count(ImageDescription.id))
+    if owner is not None:
+        rows = rows.where(ImageDescription.from_number == owner)
+        total_query = total_query.where(ImageDescription.from_number == owner)
+    with db.session() as session:
+        found = session.scalars(rows.offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
+        keys = keys_by_description(session, [row.id for row in found]) if found else {}
+        total = session.scalar(total_query) or 0
+    return [DescriptionRow(row.id, row.from_number, row.descricao, keys.get(row.id, ()),
+                           as_utc(row.created_at)) for row in found], total
+
+
+def delete_owner_images(db: Database, owner: str) -> list[str]:
+    """Delete the owner's descriptions, links and image records; returns the media keys to delete."""
+    owned = select(ImageDescription.id).where(ImageDescription.from_number == owner)
+    with db.session() as session:
+        keys = set(session.scalars(select(ImageLink.image_link).where(ImageLink.id_descricao.in_(owned))))
+        keys.update(session.scalars(select(MediaObject.key).where(MediaObject.owner == owner,
+                                                                  MediaObject.kind == IMAGE)))
+        bulk = {"synchronize_session": False}
+        session.execute(delete(ImageLink).where(ImageLink.id_descricao.in_(owned)), execution_options=bulk)
+        session.execute(delete(ImageDescription).where(ImageDescription.from_number == owner),
+                        execution_options=bulk)
+        session.execute(delete(MediaObject).where(MediaObject.owner == owner, MediaObject.kind == IMAGE),
+                        execution_options=bulk)
+    return sorted(keys)
+
+
+def _record(media: MediaObject) -> MediaRecord:
+    return MediaRecord(media.id, media.owner, media.kind, media.key, media.content_type, media.size,
+                       media.message_sid, media.transcript, media.transcript_error, as_utc(media.created_at))

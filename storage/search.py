@@ -1,0 +1,151 @@
+"""Finding image descriptions by words, in Portuguese: PostgreSQL full-text search or SQLite FTS5.
+
+The rule, the same on both databases: a description matches when it holds at least one of the
+query's words (after accent/case folding, stopwords and stemming, see common/ptstem.py); those
+holding more of the words come first, then the more relevant (ts_rank / bm25), then the newest.
+A sender's search ranks their newest CANDIDATES matches, so its cost stays bounded for heavy users.
+PostgreSQL reads the generated `search_tsv` column; SQLite reads `image_search_fts`, whose rows
+`index_descriptions()` writes (migration 0002 deletes them with their description).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, DateTime, Float, Integer, String, Text, select, text
+from sqlalchemy.orm import Session
+
+from common.clock import as_utc
+from common.ptstem import lexemes, query_terms
+from storage.db import Database
+from storage.models import ImageLink
+
+MAX_TERMS = 32
+CANDIDATES = 1000
+_COLUMNS = {"id": Integer, "owner": String, "description": Text, "created_at": DateTime(timezone=True),
+            "matched": Integer, "score": Float}
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    """One matching description: `score` grows with relevance, `matched` counts query words found."""
+
+    id: int
+    owner: str
+    description: str
+    image_keys: tuple[str, ...]
+    score: float
+    matched: int
+    created_at: datetime
+
+
+def search_images(db: Database, owner: str, query: str, limit: int = 5) -> list[ImageHit]:
+    """The owner's best-matching descriptions with their image keys; [] for an empty or stopword-only query.
+
+    Ranking looks at the owner's newest CANDIDATES matches, which bounds the time a query takes.
+    """
+    hits, _ = _search(db, query, owner, max(1, min(limit, 50)), 0, CANDIDATES)
+    return hits
+
+
+def search_descriptions(db: Database, query: str, owner: str | None = None, page: int = 1,
+                        per_page: int = 50) -> tuple[list[ImageHit], int]:
+    """One page of all matches across owners (or of one owner) for an operator, and how many match."""
+    per_page = max(1, min(per_page, 200))
+    return _search(db, query, owner, per_page, (max(page, 1) - 1) * per_page, None)
+
+
+def index_descriptions(conn: Session | Connection, rows: Iterable[tuple[int, str, str]]) -> None:
+    """Write the SQLite FTS rows of (description id, owner, text); PostgreSQL indexes by itself."""
+    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+    if dialect.name != "sqlite":
+        return
+    params = [{"id": id_, "owner": owner_token(owner), "stems": " ".join(lexemes(description))}
+              for id_, owner, description in rows]
+    if params:
+        conn.execute(text("INSERT OR REPLACE INTO image_search_fts(rowid, owner, stems) "
+                          "VALUES (:id, :owner, :stems)"), params)
+
+
+def owner_token(owner: str) -> str:
+    """The single FTS5 token standing for an owner (letters and digits only, so never split)."""
+    return "o" + owner.encode().hex()
+
+
+def keys_by_description(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """The image keys of each description id, in the order they were saved."""
+    keys: dict[int, list[str]] = defaultdict(list)
+    rows = session.execute(select(ImageLink.id_descricao, ImageLink.image_link)
+                           .where(ImageLink.id_descricao.in_(list(ids))).order_by(ImageLink.id))
+    for id_, key in rows:
+        keys[id_].append(key)
+    return {id_: tuple(values) for id_, values in keys.items()}
+
+
+def _search(db: Database, query: str, owner: str | None, limit: int, offset: int,
+            window: int | None) -> tuple[list[ImageHit], int]:
+    params: dict[str, Any] = {"owner": owner, "limit": limit, "offset": offset, "window": window}
+    with db.session() as session:
+        run = _postgresql if db.dialect == "postgresql" else _sqlite
+        rows, total = run(session, query or "", params)
+        keys = keys_by_description(session, [row.id for row in rows]) if rows else {}
+    hits = [ImageHit(row.id, row.owner, row.description, keys.get(row.id, ()), float(row.score),
+                     int(row.matched), as_utc(row.created_at)) for row in rows]
+    return hits, total
+
+
+def _postgresql(session: Session, query: str, params: dict[str, Any]) -> tuple[list[Any], int]:
+    terms = session.execute(text("SELECT tsvector_to_array(to_tsvector('pt_unaccent', pt_fold(:q)))"),
+                            {"q": query}).scalar_one()[:MAX_TERMS]
+    if not terms:
+        return [], 0
+    params.update(tsq=" | ".join(_quote_lexeme(t) for t in terms), terms=terms)
+    mine = " AND d.from_number = :owner" if params["owner"] is not None else ""
+    where = "d.search_tsv @@ CAST(:tsq AS tsquery)" + mine
+    # "d.id + 0": walking the primary key backwards to find the newest matches reads the whole
+    # table when a word is rare; the GIN bitmap then a sort of the matches never does.
+    newest = " ORDER BY d.id + 0 DESC LIMIT :window" if params["window"] else ""
+    matched = ("length(d.search_tsv) - length(ts_delete(d.search_tsv, CAST(:terms AS text[])))"
+               if len(terms) > 1 else "1")
+    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.created_at, "
+               f"{matched} AS matched, ts_rank(d.search_tsv, CAST(:tsq AS tsquery), 1) AS score "
+               f"FROM (SELECT d.* FROM table_descricao d WHERE {where}{newest}) d "
+               f"ORDER BY matched DESC, score DESC, d.created_at DESC, d.id DESC "
+               f"LIMIT :limit OFFSET :offset").columns(**_COLUMNS)
+    rows = session.execute(sql, params).all()
+    if params["window"]:
+        return rows, len(rows)
+    total = session.execute(text(f"SELECT count(*) FROM table_descricao d WHERE {where}"), params)
+    return rows, total.scalar_one()
+
+
+def _sqlite(session: Session, query: str, params: dict[str, Any]) -> tuple[list[Any], int]:
+    terms = query_terms(query, MAX_TERMS)
+    if not terms:
+        return [], 0
+    match = "stems : (" + " OR ".join('"' + t.replace('"', '""') + '"' for t in terms) + ")"
+    if params["owner"] is not None:
+        match = f'owner : "{owner_token(params["owner"])}" AND {match}'
+    params.update({f"t{i}": f" {t} " for i, t in enumerate(terms)}, match=match)
+    matched = (" + ".join(f"(instr(' ' || f.stems || ' ', :t{i}) > 0)" for i in range(len(terms)))
+               if len(terms) > 1 else "1")
+    newest = " ORDER BY f.rowid DESC LIMIT :window" if params["window"] else ""
+    mine = " AND d.from_number = :owner" if params["owner"] is not None else ""
+    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.created_at, c.matched, "
+               f"c.score FROM (SELECT f.rowid AS id, {matched} AS matched, "
+               f"-bm25(image_search_fts, 0.0, 1.0) AS score FROM image_search_fts f "
+               f"WHERE image_search_fts MATCH :match{newest}) c JOIN table_descricao d ON d.id = c.id{mine} "
+               f"ORDER BY c.matched DESC, c.score DESC, d.created_at DESC, d.id DESC "
+               f"LIMIT :limit OFFSET :offset").columns(**_COLUMNS)
+    rows = session.execute(sql, params).all()
+    if params["window"]:
+        return rows, len(rows)
+    return rows, session.execute(text(f"SELECT count(*) FROM image_search_fts f JOIN table_descricao d "
+                                      f"ON d.id = f.rowid WHERE image_search_fts MATCH :match{mine}"),
+                                 params).scalar_one()
+
+
+def _quote_lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -5,6 +5,7 @@ os.environ.setdefault("AGNO_TELEMETRY", "false")
 
 pytest_plugins = [
     "tests.fixtures.databases",
+    "tests.fixtures.stores",
     "tests.fixtures.twilio",
     "tests.fixtures.media",
 ]

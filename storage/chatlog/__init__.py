@@ -5,8 +5,13 @@ Both backends implement `ChatLog`; `open_chat_log()` picks one from plain settin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Protocol
+
+from common.clock import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,22 @@ class ChatLog(Protocol):
 
     def ping(self) -> None:
         """Raise if the backend does not answer."""
+
+
+def day_range(days: int, now: datetime | None = None) -> tuple[datetime, datetime, dict[str, int]]:
+    """The last `days` UTC days ending today: start (inclusive), end (exclusive), and each day at zero."""
+    days = max(days, 0)
+    first = as_utc(now or utcnow()).date() - timedelta(days=days - 1)
+    start = datetime.combine(first, time(), tzinfo=timezone.utc)
+    keys = {(first + timedelta(days=offset)).isoformat(): 0 for offset in range(days)}
+    return start, start + timedelta(days=days), keys
+
+
+def open_chat_log(database: Database, mongodb_uri: str | None = None,
+                  mongodb_db: str = "whatsapp_assistant") -> ChatLog:
+    """MongoDB when `mongodb_uri` is set, else the `chat_log` table of the application database."""
+    if mongodb_uri:
+        from .mongo import MongoChatLog
+        return MongoChatLog(mongodb_uri, mongodb_db)
+    from .sql import SqlChatLog
+    return SqlChatLog(database)

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.twilio",
     "tests.fixtures.media",
+    "tests.fixtures.app",
 ]

@@ -1,11 +1,23 @@
-"""Liveness and readiness: /healthz (the process is up), /readyz (each configured store answers)."""
+"""Liveness and readiness: /healthz (the process is up), /readyz (each configured store answers).
+
+Both are open, like the webhook: load balancers and orchestrators probe them without the admin
+token. /readyz therefore says only which store fails (database, chat_log, media_store, session_db),
+never why: the exception goes to the log. Checks run in parallel, each bounded by CHECK_TIMEOUT, so
+a store that hangs is reported as failing instead of hanging the probe.
+"""
 from __future__ import annotations
 
-import sqlite3
+import logging
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable
 
 from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+CHECK_TIMEOUT = 3.0
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 
 
 @bp.get("/healthz")
@@ -14,26 +26,42 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
-def _checks(services) -> dict:
+def store_checks(runtime) -> dict[str, Callable[[], None]]:
+    """One callable per configured store; each raises when its store does not answer."""
+    services = runtime.services
+    session_engine = runtime.assistant.session_db.db_engine
+
     def session_db() -> None:
-        with sqlite3.connect(str(services.config.session_db), timeout=2) as conn:
-            conn.execute("SELECT 1")
+        with session_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     return {"database": services.db.ping, "chat_log": services.chatlog.ping, "media_store": services.media.ping,
             "session_db": session_db}
+
+
+def run_checks(checks: dict[str, Callable[[], None]], timeout: float = CHECK_TIMEOUT) -> dict[str, str]:
+    """`ok`, `failing` or `timeout` for each check, all run at once and bounded by `timeout` seconds."""
+    futures = {name: _pool.submit(check) for name, check in checks.items()}
+    wait(futures.values(), timeout=timeout)
+    results = {}
+    for name, future in futures.items():
+        if not future.done():
+            log.warning("readiness: %s did not answer within %.1f s", name, timeout)
+            results[name] = "timeout"
+        elif future.exception() is not None:
+            exc = future.exception()
+            log.warning("readiness: %s is not answering: %s: %s", name, type(exc).__name__, exc)
+            results[name] = "failing"
+        else:
+            results[name] = "ok"
+    return results
 
 
 @bp.get("/readyz")
 def readyz():
     """200 when every configured store answers; 503 naming the ones that do not."""
-    services = current_app.extensions["assistant"].services
-    results, failing = {}, []
-    for name, check in _checks(services).items():
-        try:
-            check()
-            results[name] = "ok"
-        except Exception as exc:
-            results[name] = f"error: {type(exc).__name__}"
-            failing.append(name)
+    results = run_checks(store_checks(current_app.extensions["assistant"]))
+    failing = [name for name, result in results.items() if result != "ok"]
     if failing:
         body = {"error": {"code": "not_ready", "message": f"not answering: {', '.join(failing)}"},
                 "checks": results}

@@ -1,0 +1,91 @@
+"""/readyz over real HTTP: 200 while every store answers, 503 naming the store that went down.
+
+PostgreSQL: the app reaches the machine's server through a TCP proxy the test stops (the server
+itself keeps running for everyone else). S3: a moto server of this test's own, stopped mid-test.
+"""
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import pytest
+import requests
+from moto.server import ThreadedMotoServer
+
+from storage.media.s3 import make_client
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER
+
+pytestmark = pytest.mark.slow
+
+
+def _admin(sql: str) -> None:
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+@pytest.fixture
+def pg_behind_proxy():
+    """(proxy, URL of a fresh database reached through it); the database is dropped afterwards."""
+    name = f"wa_readyz_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    proxy = TcpProxy(PG_HOST, PG_PORT).start()
+    yield proxy, f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{proxy.port}/{name}"
+    proxy.stop()
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def own_s3_server():
+    """A moto S3 server only this test uses (so stopping it harms no other test), with a bucket."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    make_client(endpoint, access_key="readyz-key", secret_key="readyz-secret").create_bucket(Bucket="readyz")
+    state = {"running": True}
+
+    def stop() -> None:
+        if state["running"]:
+            server.stop()
+            state["running"] = False
+
+    yield endpoint, stop
+    stop()
+
+
+def readyz(live) -> requests.Response:
+    """GET /readyz with no credentials, as a load balancer would."""
+    return requests.get(f"{live.url}/readyz", timeout=15)
+
+
+def test_readyz_names_postgresql_when_it_stops_answering(make_live_app, pg_behind_proxy):
+    proxy, url = pg_behind_proxy
+    live = make_live_app(with_model=False, with_twilio=False, start_worker=False, DATABASE_URL=url)
+    assert live.services.db.dialect == "postgresql"
+    ready = readyz(live)
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    proxy.stop()
+    down = readyz(live)
+    assert down.status_code == 503
+    body = down.json()
+    assert body["error"]["code"] == "not_ready" and body["error"]["message"] == "not answering: database, chat_log"
+    assert body["checks"] == {"database": "failing", "chat_log": "failing", "media_store": "ok",
+                              "session_db": "ok"}
+    assert "127.0.0.1" not in down.text and "psycopg2" not in down.text
+
+
+def test_readyz_names_the_media_store_when_s3_stops(make_live_app, own_s3_server):
+    endpoint, stop = own_s3_server
+    live = make_live_app(with_model=False, with_twilio=False, start_worker=False, BUCKET_NAME="readyz",
+                         S3_ENDPOINT=endpoint, AWS_ACCESS_KEY_ID="readyz-key", AWS_SECRET_ACCESS_KEY="readyz-secret")
+    ready = readyz(live)
+    assert ready.status_code == 200 and ready.json()["checks"]["media_store"] == "ok"
+    stop()
+    down = readyz(live)
+    assert down.status_code == 503
+    assert down.json()["error"]["message"] == "not answering: media_store"
+    assert down.json()["checks"]["media_store"] in ("failing", "timeout")

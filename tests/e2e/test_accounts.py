@@ -106,6 +106,7 @@ def test_five_wrong_passwords_lock_the_phone_and_the_window_ends(make_live_app, 
     _age_login_attempts(live.services.db, timedelta(minutes=16))
     chat.say(f"login {CPF}")
     assert "Login feito" in chat.say(PASSWORD)
+    print("\n" + chat.render())
     assert [ok for _, ok in users.login_attempts(live.services.db, ALICE)] == [False] * 5 + [True]
 
 

@@ -85,6 +85,7 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
     chat = Conversation(live, twilio_server, ALICE)
     _register_and_log_in(chat, openai_server)
     live.wait_idle()
+    print("\n" + chat.render())
     chatlog = live.services.chatlog.list(phone=ALICE, per_page=500)
     stores = {
         "SQL tables": _sql_dump(live),

@@ -7,6 +7,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from config import Config, ConfigError
 
@@ -67,6 +68,7 @@ def _register_operator_routes(app: Flask) -> None:
 
 
 @click.command("chat")
+@with_appcontext
 @click.option("--phone", required=True, help="The WhatsApp number to speak as, e.g. +5511999998888")
 def chat_command(phone: str) -> None:
     """Talk to the assistant from the terminal, through the same ledger, worker and agent."""

@@ -27,6 +27,8 @@ def answer_without_model(ctx: TurnContext, notice: str) -> Reply:
     """Answer a turn from the command table; unknown text gets the help list. Always says why."""
     reply = Reply(inbound_for_log=ctx.turn.text)
     reply.add(notice)
+    for problem in ctx.turn.notices:
+        reply.add(problem)
     text = ctx.turn.text.strip()
     for pattern, handler in _table():
         match = pattern.search(text)
@@ -35,7 +37,8 @@ def answer_without_model(ctx: TurnContext, notice: str) -> Reply:
             reply.add(answer)
             break
     else:
-        reply.add(load_prompt("help"))
+        if text or ctx.turn.image_ids or not ctx.turn.notices:
+            reply.add(load_prompt("help"))
     reply.images.extend(ctx.images_out)
     for extra in ctx.texts_after:
         reply.add(extra)

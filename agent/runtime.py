@@ -64,7 +64,7 @@ class Assistant:
         text = turn.text.strip()
         if text:
             parts.append(f"{SPOKEN_MARK} {text}" if turn.spoken else text)
-        parts.extend(f"[aviso do sistema: {notice}]" for notice in turn.notices)
+        parts.extend(f"[aviso do sistema, já enviado ao usuário: {notice}]" for notice in turn.notices)
         return "\n".join(parts) or "(mensagem vazia)"
 
     def build_agent(self) -> Agent:
@@ -89,6 +89,8 @@ class Assistant:
             log.warning("model run failed (status=%s); answering in command mode", status)
             return answer_without_model(TurnContext(self.services, turn), UNAVAILABLE)
         reply = Reply(images=list(ctx.images_out), inbound_for_log=turn.text)
+        for problem in turn.notices:
+            reply.add(problem)
         reply.add(str(run.content or ""))
         for text in ctx.texts_after:
             reply.add(text)

@@ -79,6 +79,20 @@ def add_media(db: Database, owner: str, kind: str, key: str, content_type: str, 
         return media.id
 
 
+def get_media(db: Database, media_id: int) -> MediaRecord | None:
+    """One stored image or voice note by id, or None."""
+    with db.session() as session:
+        media = session.get(MediaObject, media_id)
+        return _record(media) if media else None
+
+
+def media_for_message(db: Database, message_sid: str) -> list[MediaRecord]:
+    """The media already kept for an inbound message, in the order they were stored (retries reuse them)."""
+    query = select(MediaObject).where(MediaObject.message_sid == message_sid).order_by(MediaObject.id)
+    with db.session() as session:
+        return [_record(media) for media in session.scalars(query)]
+
+
 def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecord]:
     """The owner's newest images that no description owns yet, oldest of them first."""
     linked = exists().where(ImageLink.media_id == MediaObject.id)

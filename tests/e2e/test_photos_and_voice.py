@@ -11,7 +11,9 @@ from storage.models import ImageDescription, ImageLink, MediaObject
 from tests.factories import make_user
 from tests.fakes.openai_server import message_text, say, tool
 from tests.fixtures.app import wait_until
+from storage.media.s3 import make_client
 from tests.fixtures.media import make_jpeg, make_large_png, make_png, voice_note
+from tests.fixtures.stores import S3_KEY, S3_SECRET
 
 pytestmark = pytest.mark.slow
 ALICE, BOB = "+5511999990001", "+5511999990002"
@@ -50,16 +52,23 @@ def test_photo_with_caption_is_saved_in_the_local_store(alice_app, openai_server
     assert (alice_app.config.media_dir / key).is_file()
 
 
-def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_bucket, openai_server, twilio_server):
-    live = make_live_app(**s3_bucket.env)
+def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_server, s3_bucket, openai_server, twilio_server):
+    live = make_live_app(BUCKET_NAME=s3_bucket, PREFIX="fotos/", S3_ENDPOINT=s3_server, AWS_ACCESS_KEY_ID=S3_KEY,
+                         AWS_SECRET_ACCESS_KEY=S3_SECRET)
     make_user(live.services.db, ALICE)
     openai_server.on(r"1 foto.*gato", tool("save_image", description="gato dormindo"))
     live.send(ALICE, "gato dormindo", media=[_photo(twilio_server, make_png(), "image/png")])
     twilio_server.wait_for(1, timeout=15)
     with live.services.db.session() as session:
         key = session.scalar(select(ImageLink.image_link))
-    stored = s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)
+    client = make_client(s3_server, access_key=S3_KEY, secret_key=S3_SECRET)
+    stored = client.get_object(Bucket=s3_bucket, Key=f"fotos/{key}")
     assert stored["ContentType"] == "image/png" and stored["Body"].read()[:4] == b"\x89PNG"
+    openai_server.on(r"mostre fotos de gato", tool("search_images", query="gato"))
+    live.send(ALICE, "mostre fotos de gato")
+    image = twilio_server.wait_for(3, timeout=15)[2]
+    assert image.media_urls[0].startswith(s3_server) and "X-Amz-Expires=3600" in image.media_urls[0]
+    assert requests.get(image.media_urls[0], timeout=5).content[:4] == b"\x89PNG"
 
 
 def test_photo_alone_gets_a_question_and_the_next_text_describes_it(alice_app, openai_server, twilio_server):
@@ -130,7 +139,7 @@ def test_a_forged_media_url_on_another_host_never_gets_credentials(alice_app, tw
 
 
 @pytest.mark.parametrize("make, declared, expected", [
-    (make_png, "audio/ogg", "não corresponde"),
+    (make_png, "audio/ogg", "não é do tipo"),
     (make_large_png, "image/png", "grande"),
     (lambda: b"", "image/jpeg", "vazio"),
 ])

@@ -91,7 +91,7 @@ def test_model_server_error_gives_an_apology_not_the_error(live_app, openai_serv
     body = " ".join(m.body for m in sent)
     assert "indisponível" in body
     assert "scripted failure" not in body and "500" not in body
-    assert ledger.status_counts(live_app.services.db) == {"done": 1}
+    assert wait_until(lambda: ledger.status_counts(live_app.services.db) == {"done": 1})
 
 
 def test_the_second_message_carries_the_first_exchange(live_app, openai_server, twilio_server):

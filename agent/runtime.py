@@ -30,6 +30,7 @@ os.environ.setdefault("AGNO_TELEMETRY", "false")
 log = logging.getLogger(__name__)
 TOOL_CALL_LIMIT = 6
 SPOKEN_MARK = "[áudio transcrito]"
+AGENT_ID = "assistente-whatsapp"
 
 
 class Assistant:
@@ -71,7 +72,8 @@ class Assistant:
         """A fresh Agent over the shared model client and session DB (cheap to make)."""
         config = self.services.config
         model = OpenAIChat(id=config.openai_model, client=self.services.openai)
-        return Agent(model=model, db=self.session_db, tools=self.tools, instructions=self.instructions,
+        return Agent(id=AGENT_ID, name="Assistente", model=model, db=self.session_db, tools=self.tools,
+                     instructions=self.instructions,
                      add_history_to_context=True, num_history_runs=config.history_runs,
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
                      markdown=False, telemetry=False)

@@ -92,6 +92,11 @@ def test_model_server_error_gives_an_apology_not_the_error(live_app, openai_serv
     assert "indisponível" in body
     assert "scripted failure" not in body and "500" not in body
     assert wait_until(lambda: ledger.status_counts(live_app.services.db) == {"done": 1})
+    openai_server.fail_status = None
+    live_app.send(ALICE, "e agora?")
+    twilio_server.wait_for(2, to=f"whatsapp:{ALICE}", timeout=15)
+    history = str(openai_server.chat_requests()[-1]["messages"])
+    assert "scripted failure" not in history, "a failed run leaked into the model's history"
 
 
 def test_the_second_message_carries_the_first_exchange(live_app, openai_server, twilio_server):

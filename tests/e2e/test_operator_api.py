@@ -130,3 +130,18 @@ def test_report_data(live):
     paged = api(live, "GET", "/get-report-data", params={"per_page": 2, "page": 3}).json()["images"]
     assert paged["pages"] == 3 and len(paged["items"]) == 1
     assert api(live, "GET", "/get-report-data", params={"page": 4, "per_page": 2}).status_code == 400
+
+
+def test_report_thumbnails_from_s3_are_presigned_and_allowed_by_the_csp(make_live_app, s3_server, s3_bucket):
+    from tests.fixtures.stores import S3_KEY, S3_SECRET
+
+    live = make_live_app(with_model=False, ADMIN_TOKEN=TOKEN, BUCKET_NAME=s3_bucket, S3_ENDPOINT=s3_server,
+                         AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
+    seeded = seed_operator_data(live.services)
+    urls = [image["url"] for item in api(live, "GET", "/get-report-data").json()["images"]["items"]
+            for image in item["images"]]
+    assert len(urls) == len(seeded.image_keys) and all(url.startswith(s3_server) for url in urls)
+    assert all("X-Amz-Signature=" in url for url in urls)
+    assert all(requests.get(url, timeout=10).content.startswith(b"\x89PNG") for url in urls)
+    page = api(live, "GET", "/report")
+    assert f"img-src 'self' data: {s3_server};" in page.headers["Content-Security-Policy"]

@@ -9,6 +9,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from agno.db.sqlite import SqliteDb
 from openai import OpenAI
 
 from channels.media import MediaDownloader
@@ -54,6 +55,7 @@ class Services:
     openai: OpenAI | None
     downloader: MediaDownloader | None
     public_url: PublicUrl
+    session_db: SqliteDb
 
     def close(self) -> None:
         """Release connections (tests and clean shutdown)."""
@@ -84,4 +86,6 @@ def build_services(config: Config) -> Services:
                                      config.twilio_api_base_url)
     else:
         sender = LocalSender()
-    return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url)
+    config.session_db.parent.mkdir(parents=True, exist_ok=True)
+    session_db = SqliteDb(db_file=str(config.session_db))
+    return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db)

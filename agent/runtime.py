@@ -10,7 +10,6 @@ import os
 from typing import TYPE_CHECKING
 
 from agno.agent import Agent
-from agno.db.sqlite import SqliteDb
 from agno.models.openai import OpenAIChat
 from agno.run.base import RunStatus
 
@@ -38,9 +37,7 @@ class Assistant:
 
     def __init__(self, services: "Services") -> None:
         self.services = services
-        config = services.config
-        config.session_db.parent.mkdir(parents=True, exist_ok=True)
-        self.session_db = SqliteDb(db_file=str(config.session_db))
+        self.session_db = services.session_db
         self.tools = all_tools()
         self.instructions = load_prompt("instructions")
 

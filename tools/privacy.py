@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from functools import lru_cache
 
-from agno.db.sqlite import SqliteDb
 from agno.run import RunContext
 
 from agent.context import TurnContext, turn_context
@@ -35,11 +33,6 @@ ASK_CONFIRMATION = ("⚠️ Isso apaga sua conta, seus logins, fotos, áudios, l
 
 def _export_key(phone: str) -> str:
     return f"exports/{phone.lstrip('+')}/meus-dados.json"
-
-
-@lru_cache(maxsize=4)
-def _session_db(path: str) -> SqliteDb:
-    return SqliteDb(db_file=path)
 
 
 def collect_data(ctx: TurnContext) -> dict:
@@ -97,7 +90,7 @@ def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
         except Exception:
             log.exception("a media object of an erased user could not be deleted")
     removed = services.chatlog.delete_phone(phone)
-    clear_session(_session_db(str(services.config.session_db)), phone)
+    clear_session(services.session_db, phone)
     log.info("erased the data of the phone ending %s", phone[-4:])
     return Reply(texts=[f"🗑️ Pronto: apaguei sua conta, {erased.todo_lists} lista(s), "
                         f"{len(erased.media_keys)} arquivo(s) de foto/áudio, {removed} mensagem(ns) e a memória "

@@ -16,6 +16,7 @@ from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
 from config import Config
 from storage.chatlog import ChatLog, open_chat_log
+from storage import sealing
 from storage.db import Database
 from storage.media import MediaStore, open_media_store
 
@@ -64,6 +65,7 @@ class Services:
 
 def build_services(config: Config) -> Services:
     """Open every store and client named by the config; the database is migrated here."""
+    sealing.configure(config.secret_key)
     db = Database(config.database_url, pool_size=max(5, config.worker_threads + 2))
     db.migrate()
     public_url = PublicUrl(config.public_base_url, f"http://{config.host}:{config.port}")

@@ -9,6 +9,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common.clock import utcnow
 
+from .sealing import SealedText
+
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
@@ -124,7 +126,7 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_sid: Mapped[str] = mapped_column(String(64), unique=True)
     sender: Mapped[str] = mapped_column(String(20))
-    body: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(SealedText, default="")
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     profile_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="queued")

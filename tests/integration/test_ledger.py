@@ -35,3 +35,17 @@ def test_secret_bodies_are_redacted_and_erasure_keeps_the_sid(db):
     ledger.delete_sender_bodies(db, "+5511900000001")
     entry = ledger.get_by_sid(db, "SM9")
     assert entry.body == "" and entry.media == []
+
+
+def test_bodies_are_sealed_at_rest_and_read_back(db):
+    from sqlalchemy import text
+
+    from storage import sealing
+    sealing.configure("a-test-secret-key-for-sealing")
+    entry_id = ledger.add_to_ledger(db, "SMseal", "+5511900000001", "minha-senha-super-secreta")
+    with db.engine.connect() as conn:
+        raw = conn.execute(text("SELECT body FROM inbound_messages WHERE id = :id"), {"id": entry_id}).scalar()
+    assert raw.startswith("sealed:") and "secreta" not in raw
+    assert ledger.get_entry(db, entry_id).body == "minha-senha-super-secreta"
+    ledger.redact_body(db, [entry_id])
+    assert ledger.get_entry(db, entry_id).body == "[senha]"

@@ -1,0 +1,64 @@
+"""REPLY_MODE=twiml: the reply travels in the webhook's own response, as the original documents did."""
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from storage import ledger
+from tests.factories import make_user
+from tests.fakes.openai_server import say, tool
+from tests.fixtures.media import make_jpeg
+
+pytestmark = pytest.mark.slow
+ALICE = "+5511999990001"
+
+
+def _messages(response) -> list[tuple[str, list[str]]]:
+    root = ET.fromstring(response.text)
+    return [((m.findtext("Body") or m.text or "").strip(), [x.text for x in m.findall("Media")])
+            for m in root.findall("Message")]
+
+
+def test_the_reply_is_in_the_webhook_response_and_recorded(make_live_app, openai_server, twilio_server):
+    live = make_live_app(REPLY_MODE="twiml")
+    response = live.send(ALICE, "olá inline")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/xml")
+    assert _messages(response) == [("Eco: olá inline", [])]
+    assert twilio_server.messages() == []
+    assert ledger.status_counts(live.services.db) == {"done": 1}
+    assert {(m.direction, m.body) for m in live.services.chatlog.list(phone=ALICE).items} == \
+        {("in", "olá inline"), ("out", "Eco: olá inline")}
+
+
+def test_one_sender_stays_in_order_and_duplicates_are_not_reanswered(make_live_app, openai_server):
+    live = make_live_app(REPLY_MODE="twiml")
+    openai_server.on("^primeira$", say("resposta 1"), delay=0.8)
+    openai_server.on("^segunda$", say("resposta 2"))
+    finished: list[str] = []
+
+    def send(text: str) -> None:
+        finished.append(_messages(live.send(ALICE, text))[0][0])
+
+    first = threading.Thread(target=send, args=("primeira",))
+    first.start()
+    threading.Event().wait(0.2)
+    send("segunda")
+    first.join()
+    assert finished == ["resposta 1", "resposta 2"]
+    again = live.send(ALICE, "segunda", sid="SMtwimldup")
+    assert _messages(live.send(ALICE, "segunda", sid="SMtwimldup")) == []
+    assert _messages(again) == [("resposta 2", [])]
+
+
+def test_found_images_ride_in_the_twiml(make_live_app, openai_server, twilio_server):
+    live = make_live_app(REPLY_MODE="twiml")
+    make_user(live.services.db, ALICE)
+    openai_server.on(r"1 foto.*farol", tool("save_image", description="farol ao entardecer"))
+    openai_server.on(r"mostre fotos de farol", tool("search_images", query="farol"))
+    live.send(ALICE, "farol ao entardecer", media=[(twilio_server.add_media(None, make_jpeg(), "image/jpeg"),
+                                                   "image/jpeg")])
+    messages = _messages(live.send(ALICE, "mostre fotos de farol"))
+    assert messages[0][0].startswith("Encontrei 1 foto")
+    assert messages[1][0] == "farol ao entardecer" and len(messages[1][1]) == 1

@@ -196,3 +196,22 @@ def test_photos_need_a_login(live_app, twilio_server, openai_server):
     reply = twilio_server.wait_for(1, timeout=15)[0].body
     assert "login" in reply.lower() or "cadastr" in reply.lower()
     assert _descriptions(live_app) == []
+
+
+def test_transcript_photo_question_description_search(alice_app, openai_server, twilio_server):
+    """The original document's flow as one dialogue (printed with -s for the issue's closing note)."""
+    from tests.e2e.conversation import Conversation
+    openai_server.on(r"^\[1 foto\(s\) recebida", say("Que foto linda! Me diga uma descrição para eu guardar."))
+    openai_server.on(r"aguardando descrição.*gato", tool("save_image", description="meu gato dormindo no sofá"))
+    openai_server.on(r"mostre fotos de gato", tool("search_images", query="gato"))
+    chat = Conversation(alice_app, twilio_server, ALICE)
+    chat.say("", media=[_photo(twilio_server, make_jpeg("gato"))])
+    chat.transcript[0] = ("usuário", "📷 (foto sem legenda)")
+    chat.say("meu gato dormindo no sofá")
+    reply = chat.say("mostre fotos de gato")
+    image = twilio_server.messages(to=f"whatsapp:{ALICE}")[-1]
+    fetched = requests.get(image.media_urls[0], timeout=5)
+    print("\n" + chat.render() + f"\n[imagem recebida: {image.media_urls[0].split('?')[0]} "
+          f"-> HTTP {fetched.status_code}, {len(fetched.content)} bytes, {fetched.headers['Content-Type']}]")
+    assert "Encontrei 1 foto" in reply and image.body == "meu gato dormindo no sofá"
+    assert fetched.status_code == 200

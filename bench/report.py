@@ -1,0 +1,189 @@
+"""Markdown tables of bench/results.json against the issue's targets (`python -m bench.report`)."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+OK, MISS, INFO = "✅", "❌", "—"
+
+
+def _mark(passed: bool | None) -> str:
+    return INFO if passed is None else (OK if passed else MISS)
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _ack_rows(figures: dict) -> list[tuple]:
+    rows = []
+    for run in figures.get("runs", []) + figures.get("sweep", []):
+        where = f"{run['server']} ({run['database']})"
+        result = (f"p50 {_num(run['p50_ms'])} · p95 {_num(run['p95_ms'])} · p99 {_num(run['p99_ms'])} · "
+                  f"max {_num(run['max_ms'])} ms; {run['non_200']} non-200; app CPU {run['app_cpu_share']:.2f} "
+                  f"cores; {run['replies_delivered']:,} replies delivered")
+        gated = run["rate_per_s"] >= 100
+        rows.append((f"Ack latency, {where}", f"{run['rate_per_s']:.0f} msg/s for {run['seconds']:.0f} s, "
+                     f"{run['senders']} senders, model {run['model_latency_s']:.0f} s", result,
+                     "p99 < 20 ms" if gated else "(reported)",
+                     _mark(run["p99_ms"] < 20 and run["non_200"] == 0) if gated else INFO))
+    return rows
+
+
+def _capacity_rows(figures: dict) -> list[tuple]:
+    if "rest" not in figures:
+        return []
+    rest, twiml = figures["rest"], figures["twiml"]
+    rows = []
+    for run in (rest, twiml):
+        result = (f"{100 * run['answered_within_15s_share']:.1f}% answered ≤ 15 s; all replies in "
+                  f"{_num(run['run_seconds'])} s; {_num(run['msgs_per_s'])} msg/s; "
+                  f"{run['out_of_order']} out of order; {run['lost']} lost")
+        if run is rest:
+            target = "100% ≤ 15 s, all delivered, 0 out of order, 0 lost"
+            passed = (run["answered_within_15s_share"] == 1 and run["all_delivered"] and run["out_of_order"] == 0
+                      and run["lost"] == 0)
+        else:
+            target, passed = "(baseline)", None
+        rows.append((f"Capacity, {run['mode']}", f"{run['senders']} senders × {run['messages'] // run['senders']}, "
+                     f"model {run['model_latency_s']:.0f} s, {run['server']}, WORKER_THREADS={run['worker_threads']}",
+                     result, target, _mark(passed)))
+    ratio = figures["ratio_rest_to_twiml"]
+    rows.append(("Capacity, rest ÷ twiml", "messages answered per second", f"{_num(ratio)}×", "≥ 20×",
+                 _mark(ratio >= 20)))
+    rows.append(("Memory", "peak RSS of the serving process during the capacity runs",
+                 f"rest {_num(rest['peak_rss_mib'])} MiB · twiml {_num(twiml['peak_rss_mib'])} MiB", "(reported)",
+                 INFO))
+    return rows
+
+
+def _overhead_rows(figures: dict) -> list[tuple]:
+    rows = []
+    for run in figures.get("runs", []):
+        for kind, label in (("chat", "chat turn"), ("one_tool", "one-tool turn")):
+            s = run[kind]
+            result = (f"CPU {_num(s['cpu_median_ms'])} (p95 {_num(s['cpu_p95_ms'])}) ms · wall "
+                      f"{_num(s['wall_median_ms'])} (p95 {_num(s['wall_p95_ms'])}) ms")
+            rows.append((f"Own overhead, {run['server']} ({run['database']})",
+                         f"{label}, model at 0 s, {s['messages']} messages", result, "< 15 ms median",
+                         _mark(s["cpu_median_ms"] < 15 and s["wall_median_ms"] < 15 and s["failed"] == 0)))
+    return rows
+
+
+def _search_rows(figures: dict) -> list[tuple]:
+    rows = []
+    for run in figures.get("runs", []):
+        gated = (run["database"] == "postgresql" and run["rows"] >= 1_000_000) or \
+                (run["database"] == "sqlite" and run["rows"] >= 100_000)
+        heavy = run["heavy_owner"]
+        rows.append((f"Search, {run['database']}", f"{run['rows']:,} descriptions",
+                     f"p50 {_num(run['p50_ms'], 2)} · p95 {_num(run['p95_ms'], 2)} ms (heavy user: p95 "
+                     f"{_num(heavy['p95_ms'], 2)} ms)", "p95 < 20 ms" if gated else "(reported)",
+                     _mark(run["p95_ms"] < 20 and heavy["p95_ms"] < 20) if gated else INFO))
+    return rows
+
+
+def flat_from(sizes: list[int], tolerance: float = 0.02) -> int | None:
+    """The first turn from which every later prompt is within `tolerance` of the last; None if never."""
+    if len(sizes) < 2:
+        return None
+    last = sizes[-1]
+    start = len(sizes) - 1
+    while start > 0 and abs(sizes[start - 1] - last) <= tolerance * last:
+        start -= 1
+    return start if start < len(sizes) - 1 else None
+
+
+def _economy_rows(figures: dict) -> list[tuple]:
+    types = figures.get("types", {})
+    if not types:
+        return []
+    runs = figures["history_runs"]
+    calls = {kind: sorted({t["model_calls"] for t in data["turns"]}) for kind, data in types.items()}
+    expected = {kind: 1 if kind in ("chat", "voice_note") else 2 for kind in types}
+    calls_ok = all(calls[k] == [expected[k]] for k in types)
+    flat = {kind: flat_from([t["first_call_chars"] for t in data["turns"]]) for kind, data in types.items()}
+    enough = len(next(iter(types.values()))["turns"]) > runs + 2
+    return [
+        ("Model economy", "model calls per turn (chat, voice: 1; one tool: 2)",
+         "; ".join(f"{k} {'/'.join(map(str, v))}" for k, v in calls.items()), "chat 1, one-tool 2", _mark(calls_ok)),
+        ("Model economy", f"prompt flat from turn N (HISTORY_RUNS={runs})",
+         "; ".join(f"{k} {'never' if v is None else v}" for k, v in flat.items()), f"flat once history > {runs}",
+         _mark(all(v is not None for v in flat.values())) if enough else INFO),
+    ]
+
+
+def summary_rows(results: dict) -> list[tuple]:
+    """(scenario, conditions, result, target, met) rows for every scenario present."""
+    scenarios = results.get("scenarios", {})
+    rows: list[tuple] = []
+    for name, builder in (("ack", _ack_rows), ("capacity", _capacity_rows), ("overhead", _overhead_rows),
+                          ("search", _search_rows), ("economy", _economy_rows)):
+        figures = scenarios.get(name)
+        if figures is None:
+            continue
+        if "error" in figures:
+            rows.append((name, "failed to run", figures["error"], "", MISS))
+        else:
+            rows += builder(figures)
+    return rows
+
+
+def economy_table(figures: dict) -> str:
+    """Per turn type: calls and first-call prompt size as history grows."""
+    types = figures.get("types", {})
+    if not types:
+        return ""
+    last = max(t["history_turns"] for d in types.values() for t in d["turns"])
+    points = sorted({0, 1, figures["history_runs"], figures["history_runs"] + 1, min(10, last), last})
+    head = "| turn type | model calls | " + " | ".join(f"prompt @ {p} turns" for p in points) + \
+           " | per turn @ last | tool schemas |"
+    lines = [head, "|" + "---|" * (points.__len__() + 4)]
+    for kind, data in types.items():
+        by = {t["history_turns"]: t for t in data["turns"]}
+        cells = [f"{by[p]['first_call_chars']:,} ch / {by[p]['first_call_tokens']:,} tok" if p in by else "n/a"
+                 for p in points]
+        last = data["turns"][-1]
+        lines.append(f"| {kind} | {'/'.join(str(c) for c in sorted({t['model_calls'] for t in data['turns']}))} | "
+                     + " | ".join(cells) + f" | {last['turn_chars']:,} ch / {last['turn_tokens']:,} tok | "
+                     f"{data['tool_schema_chars']:,} ch |")
+    return "\n".join(lines) + f"\n\nTokens: {figures['token_method']}. 'prompt' is the first call of a turn."
+
+
+def sweep_table(figures: dict) -> str:
+    """The thread-count sweep behind the recommended settings."""
+    runs = [figures[k] for k in ("rest", "twiml") if k in figures] + figures.get("sweep", [])
+    if not runs:
+        return ""
+    lines = ["| mode | server | WORKER_THREADS | answered ≤ 15 s | run time | msg/s | lost | peak RSS |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {r['mode']} | {r['server']} | {r['worker_threads']} | "
+                     f"{100 * r['answered_within_15s_share']:.1f}% | {_num(r['run_seconds'])} s | "
+                     f"{_num(r['msgs_per_s'])} | {r['lost']} | {_num(r['peak_rss_mib'])} MiB |")
+    return "\n".join(lines)
+
+
+def markdown_table(results: dict) -> str:
+    """The summary table, then the details tables, as one markdown string."""
+    lines = ["| scenario | conditions | result | target | met |", "|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(str(cell) for cell in row)} |" for row in summary_rows(results)]
+    scenarios = results.get("scenarios", {})
+    m = results.get("machine", {})
+    parts = ["\n".join(lines), f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
+             f"Python {m.get('python')}, {m.get('os')}."]
+    if "capacity" in scenarios and "error" not in scenarios["capacity"]:
+        parts.append(sweep_table(scenarios["capacity"]))
+    if "economy" in scenarios and "error" not in scenarios["economy"]:
+        parts.append(economy_table(scenarios["economy"]))
+    return "\n\n".join(p for p in parts if p)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results.json"
+    print(markdown_table(json.loads(path.read_text())))

@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes `run(ctx: Run) -> dict` and a one-line `TITLE`."""

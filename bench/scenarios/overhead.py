@@ -1,0 +1,99 @@
+"""Own overhead: with a model that answers at once, the CPU and wall time per message that is ours.
+
+Messages go one at a time (20 senders in turn, so history builds up as in real use), each waited
+for until its ledger row is done. CPU is the serving process's CPU clock across that span
+(webhook, ledger, worker, agent set-up, tools, storage, reply, chat log); wall is webhook sent ->
+reply at the fake Twilio, minus the time the fake model spent serving its requests.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from storage import ledger
+from storage.db import Database
+
+from ..appproc import AppProcess
+from ..common import Run, app_env, postgres_database, seed_users, sqlite_url
+from ..load import send, sender_phone, webhook
+from ..stats import percentile
+
+TITLE = "Own overhead"
+SENDERS = 20
+WARMUP = 10
+TODO_STEPS = [{"tool": "make_todo_list", "args": {"title": "Semana", "items": ["Planejar", "Treinar", "Ler"],
+                                                  "motivation": "Você consegue!"}},
+              {"text": "Pronto! Sua lista está salva."}]
+
+
+def _wait_done(db: Database, sid: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entry = ledger.get_by_sid(db, sid)
+        if entry is not None and entry.status in ("done", "failed"):
+            return entry.status
+        time.sleep(0.001)
+    return "timeout"
+
+
+def _one_message(ctx: Run, app: AppProcess, db: Database, sender: str, body: str, delivered: int) -> dict:
+    hook = webhook(app.port, sender, body)
+    timings_before = len(ctx.fakes.call("timings")["timings"])
+    cpu_before, started = app.cpu_seconds(), time.monotonic()
+    asyncio.run(send(app.port, hook))
+    arrived = ctx.fakes.call("wait", count=delivered + 1, timeout=30)["at"]
+    status = _wait_done(db, hook.sid)
+    cpu = app.cpu_seconds() - cpu_before
+    served = ctx.fakes.call("timings", since=timings_before)["timings"]
+    model = sum(seconds for _start, seconds in served)
+    return {"cpu": cpu, "wall": arrived - started - model, "ack": hook.latency, "model_calls": len(served),
+            "ok": hook.ok and status == "done", "delivered": ctx.fakes.call("count")["messages"]}
+
+
+def _summary(samples: list[dict]) -> dict:
+    def ms(key: str, pct: int) -> float:
+        return round(percentile([s[key] for s in samples], pct) * 1000, 2)
+
+    return {"messages": len(samples), "cpu_median_ms": ms("cpu", 50), "cpu_p95_ms": ms("cpu", 95),
+            "wall_median_ms": ms("wall", 50), "wall_p95_ms": ms("wall", 95), "ack_median_ms": ms("ack", 50),
+            "model_calls_per_turn": round(sum(s["model_calls"] for s in samples) / max(len(samples), 1), 2),
+            "failed": sum(1 for s in samples if not s["ok"])}
+
+
+def _measure(ctx: Run, server: str, database_url: str | None, count: int) -> dict:
+    ctx.fakes.call("reset")
+    ctx.fakes.call("script", rules=[{"pattern": r"^lista bench", "steps": TODO_STEPS}])
+    data_dir = ctx.folder(f"overhead-{server}")
+    url = database_url or sqlite_url(data_dir)
+    phones = [sender_phone(9000 + i) for i in range(SENDERS)]
+    seed_users(url, phones)
+    env = app_env(ctx.fakes, url)
+    results: dict[str, list[dict]] = {"chat": [], "one_tool": []}
+    bar = ctx.progress(f"overhead {server}", WARMUP + 2 * count)
+    with AppProcess(server, env, data_dir, profile_to=ctx.profile_path(f"overhead-{server}")) as app:
+        db = Database(url, pool_size=1)
+        delivered = 0
+        plan = [("warmup", f"oi, aquecendo {i}") for i in range(WARMUP)]
+        plan += [("chat", f"conversa {i}: me dá uma dica para estudar?") for i in range(count)]
+        plan += [("one_tool", f"lista bench {i}: organize minha semana") for i in range(count)]
+        for i, (kind, body) in enumerate(plan):
+            sample = _one_message(ctx, app, db, phones[i % SENDERS], body, delivered)
+            delivered = sample["delivered"]
+            if kind != "warmup":
+                results[kind].append(sample)
+            bar.update()
+        db.dispose()
+    bar.close()
+    return {"server": server, "database": "postgresql" if database_url else "sqlite",
+            **{kind: _summary(samples) for kind, samples in results.items()}}
+
+
+def run(ctx: Run) -> dict:
+    """On python app.py (SQLite) and on gunicorn (PostgreSQL)."""
+    count = 30 if ctx.quick else 200
+    runs = [_measure(ctx, "app.py", None, count)]
+    if not ctx.quick:
+        with postgres_database("bench_overhead") as url:
+            runs.append(_measure(ctx, "gunicorn", url, count))
+    return {"runs": runs}

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 TOOL_CALL_LIMIT = 6
 SPOKEN_MARK = "[áudio transcrito]"
 AGENT_ID = "assistente-whatsapp"
+# Tool results replayed from history (e.g. recall_history's snippets) would otherwise make the
+# prompt grow with the chat log; the newest three keep the model's context useful and bounded.
+MAX_TOOL_CALLS_IN_HISTORY = 3
 
 
 class Assistant:
@@ -72,6 +75,7 @@ class Assistant:
         return Agent(id=AGENT_ID, name="Assistente", model=model, db=self.session_db, tools=self.tools,
                      instructions=self.instructions,
                      add_history_to_context=True, num_history_runs=config.history_runs,
+                     max_tool_calls_from_history=MAX_TOOL_CALLS_IN_HISTORY,
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
                      markdown=False, telemetry=False)
 

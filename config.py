@@ -57,7 +57,7 @@ class Config:
     admin_token: str | None = None
     auth_ttl_hours: int = 720
     secret_key: str = field(default="", repr=False)
-    worker_threads: int = 8
+    worker_threads: int = 32
     burst_window_seconds: float = 3.0
     max_attempts: int = 3
     log_level: str = "INFO"
@@ -225,7 +225,7 @@ def build_config(env: Mapping[str, str]) -> Config:
         admin_token=_get(env, "ADMIN_TOKEN"),
         auth_ttl_hours=_int(env, "AUTH_TTL_HOURS", 720, minimum=1),
         secret_key=secret_key_from(env, data_dir),
-        worker_threads=_int(env, "WORKER_THREADS", 8, minimum=1),
+        worker_threads=_int(env, "WORKER_THREADS", 32, minimum=1),
         burst_window_seconds=_float(env, "BURST_WINDOW_SECONDS", 3.0),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, minimum=1),
         log_level=log_level,

@@ -66,7 +66,9 @@ class Services:
 def build_services(config: Config) -> Services:
     """Open every store and client named by the config; the database is migrated here."""
     sealing.configure(config.secret_key)
-    db = Database(config.database_url, pool_size=max(5, config.worker_threads + 2))
+    # Turns hold a connection only for short transactions; a capped pool keeps many worker threads
+    # from exhausting PostgreSQL's connection limit (100 by default).
+    db = Database(config.database_url, pool_size=min(max(5, config.worker_threads + 2), 20))
     db.migrate()
     public_url = PublicUrl(config.public_base_url, f"http://{config.host}:{config.port}")
     media = open_media_store(bucket_name=config.bucket_name, prefix=config.prefix,

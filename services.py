@@ -10,14 +10,16 @@ import threading
 from dataclasses import dataclass
 
 from agno.db.sqlite import SqliteDb
+from agno.db.utils import json_serializer
 from openai import OpenAI
 
+from agent.openai_client import AssistantOpenAI
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
 from config import Config
 from storage.chatlog import ChatLog, open_chat_log
 from storage import sealing
-from storage.db import Database
+from storage.db import Database, make_engine
 from storage.media import MediaStore, open_media_store
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,9 @@ def build_services(config: Config) -> Services:
     chatlog = open_chat_log(db, config.mongodb_uri, config.mongodb_db)
     openai_client = None
     if config.openai_configured:
-        openai_client = OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                               timeout=config.openai_timeout, max_retries=2)
+        openai_client = AssistantOpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
+                                        timeout=config.openai_timeout, max_retries=2,
+                                        max_connections=config.worker_threads)
     sender: ReplySender
     downloader = None
     if config.twilio_configured:
@@ -91,5 +94,9 @@ def build_services(config: Config) -> Services:
     else:
         sender = LocalSender()
     config.session_db.parent.mkdir(parents=True, exist_ok=True)
-    session_db = SqliteDb(db_file=str(config.session_db))
+    # agno's own engine keeps SQLite's rollback journal and a 5 s lock wait: with a couple of hundred
+    # senders at once, session writes failed with "database is locked" and those turns left memory.
+    session_engine = make_engine(f"sqlite:///{config.session_db.resolve()}", pool_size=config.worker_threads + 2,
+                                 json_serializer=json_serializer)
+    session_db = SqliteDb(db_engine=session_engine)
     return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db)

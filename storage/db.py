@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -46,17 +46,19 @@ class Database:
         self.engine.dispose()
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
-    """An engine tuned for the dialect: SQLite in WAL mode with a busy timeout, foreign keys on."""
+def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
+    """An engine tuned for the dialect: SQLite in WAL mode with a busy timeout, foreign keys on.
+
+    `options` go on to SQLAlchemy's `create_engine` (e.g. the json_serializer a library needs)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=pool_size, max_overflow=20)
+                               pool_size=pool_size, max_overflow=20, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **options)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -13,7 +13,6 @@ from agno.db.sqlite import SqliteDb
 from agno.db.utils import json_serializer
 from openai import OpenAI
 
-from agent.openai_client import AssistantOpenAI
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
 from config import Config
@@ -81,9 +80,8 @@ def build_services(config: Config) -> Services:
     chatlog = open_chat_log(db, config.mongodb_uri, config.mongodb_db)
     openai_client = None
     if config.openai_configured:
-        openai_client = AssistantOpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                                        timeout=config.openai_timeout, max_retries=2,
-                                        max_connections=config.worker_threads)
+        openai_client = OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
+                               timeout=config.openai_timeout, max_retries=2)
     sender: ReplySender
     downloader = None
     if config.twilio_configured:

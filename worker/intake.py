@@ -26,6 +26,8 @@ NO_TWILIO = "Recebi um arquivo, mas este servidor não tem credenciais do Twilio
 
 def _attach(services: "Services", entry: LedgerEntry, turn: Turn) -> None:
     """Download, check and keep each media item of an entry, once (a retried turn reuses what it kept)."""
+    if not entry.media:
+        return
     kept = images.media_for_message(services.db, entry.message_sid)
     for index, item in enumerate(entry.media):
         record = kept[index] if index < len(kept) else _download(services, entry, item, turn)

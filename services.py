@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Callable
 
+import httpx2
 from agno.db.sqlite import SqliteDb
 from agno.db.utils import json_serializer
-from openai import OpenAI
+from openai import DefaultHttpxClient, OpenAI
 
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
@@ -20,8 +23,26 @@ from storage.chatlog import ChatLog, open_chat_log
 from storage import sealing
 from storage.db import Database, make_engine
 from storage.media import MediaStore, open_media_store
+from worker.gate import CpuGate
 
 log = logging.getLogger(__name__)
+
+
+class WaitingTransport(httpx2.BaseTransport):
+    """An HTTP transport that runs each exchange, body included, inside `io_wait()` (the worker's
+    CPU gate steps aside while the model answers, see worker/gate.py)."""
+
+    def __init__(self, inner: httpx2.BaseTransport, io_wait: Callable[[], AbstractContextManager]) -> None:
+        self.inner, self.io_wait = inner, io_wait
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        with self.io_wait():
+            response = self.inner.handle_request(request)
+            response.read()
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class PublicUrl:
@@ -58,6 +79,7 @@ class Services:
     downloader: MediaDownloader | None
     public_url: PublicUrl
     session_db: SqliteDb
+    gate: CpuGate = field(default_factory=CpuGate)
 
     def close(self) -> None:
         """Release connections (tests and clean shutdown)."""
@@ -78,15 +100,21 @@ def build_services(config: Config) -> Services:
                              media_dir=config.media_dir, secret_key=config.secret_key,
                              base_url_getter=public_url.get)
     chatlog = open_chat_log(db, config.mongodb_uri, config.mongodb_db)
+    gate = CpuGate()
     openai_client = None
     if config.openai_configured:
+        # One idle connection per worker thread: the SDK keeps 100, and the capacity run (256
+        # threads) opened 447 connections for 600 model calls, each a TLS handshake against OpenAI.
+        limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=max(100, config.worker_threads))
+        transport = WaitingTransport(httpx2.HTTPTransport(limits=limits), gate.waiting)
         openai_client = OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                               timeout=config.openai_timeout, max_retries=2)
+                               timeout=config.openai_timeout, max_retries=2,
+                               http_client=DefaultHttpxClient(limits=limits, transport=transport))
     sender: ReplySender
     downloader = None
     if config.twilio_configured:
         sender = TwilioSender(config.twilio_account_sid, config.twilio_auth_token, config.twilio_whatsapp_number,
-                              config.twilio_api_base_url)
+                              config.twilio_api_base_url, io_wait=gate.waiting, pool_size=max(10, config.worker_threads))
         downloader = MediaDownloader(config.twilio_account_sid, config.twilio_auth_token,
                                      config.twilio_api_base_url)
     else:
@@ -97,4 +125,4 @@ def build_services(config: Config) -> Services:
     session_engine = make_engine(f"sqlite:///{config.session_db.resolve()}", pool_size=config.worker_threads + 2,
                                  json_serializer=json_serializer)
     session_db = SqliteDb(db_engine=session_engine)
-    return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db)
+    return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db, gate)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -35,19 +37,40 @@ class ReplySender(Protocol):
         """Send one image by URL with a caption; returns the message id."""
 
 
+IoWait = Callable[[], AbstractContextManager]
+
+
+class _WaitingAdapter(HTTPAdapter):
+    """A requests adapter that runs each exchange inside `io_wait()`."""
+
+    def __init__(self, io_wait: IoWait, pool_size: int) -> None:
+        super().__init__(pool_maxsize=pool_size)
+        self.io_wait = io_wait
+
+    def send(self, request, **kwargs):
+        with self.io_wait():
+            return super().send(request, **kwargs)
+
+
 class TwilioSender:
-    """Sends through the real twilio client pointed at `api_base_url`; retries 429/5xx with backoff."""
+    """Sends through the real twilio client pointed at `api_base_url`; retries 429/5xx with backoff.
+
+    Every wait on Twilio (a request, a backoff sleep) runs inside `io_wait()`: the worker's CPU gate
+    (worker/gate.py) steps aside meanwhile. `pool_size` connections are kept for reuse.
+    """
 
     can_deliver = True
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str,
                  api_base_url: str = "https://api.twilio.com", timeout: float = 15.0,
-                 retries: int = 3, backoff: float = 0.5) -> None:
-        self.client = Client(account_sid, auth_token,
-                             http_client=TwilioHttpClient(pool_connections=True, timeout=timeout))
+                 retries: int = 3, backoff: float = 0.5, io_wait: IoWait = nullcontext, pool_size: int = 10) -> None:
+        http_client = TwilioHttpClient(pool_connections=True, timeout=timeout)
+        for prefix in ("http://", "https://"):
+            http_client.session.mount(prefix, _WaitingAdapter(io_wait, pool_size))
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         self.client.api.base_url = api_base_url.rstrip("/")
         self.from_number = from_number
-        self.retries, self.backoff = retries, backoff
+        self.retries, self.backoff, self.io_wait = retries, backoff, io_wait
 
     def _create(self, **kwargs) -> str:
         delay = self.backoff
@@ -62,7 +85,8 @@ class TwilioSender:
                 if attempt == self.retries:
                     raise SendFailed(f"Twilio unreachable: {type(exc).__name__}") from exc
                 log.warning("Twilio unreachable (%s), retrying (attempt %d)", type(exc).__name__, attempt)
-            time.sleep(delay)
+            with self.io_wait():
+                time.sleep(delay)
             delay *= 2
         raise SendFailed("unreachable")
 

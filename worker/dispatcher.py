@@ -19,6 +19,8 @@ from storage import ledger
 from storage.db import Database
 from storage.ledger import LedgerEntry
 
+from .gate import CpuGate
+
 log = logging.getLogger(__name__)
 
 # WhatsApp delivers each photo of an album as its own webhook, typically 0.5-2 s apart. Three
@@ -36,8 +38,10 @@ class Dispatcher:
 
     def __init__(self, db: Database, process: Callable[[list[LedgerEntry]], None],
                  give_up: Callable[[list[LedgerEntry], str], None], threads: int = 8,
-                 burst_window: float = 3.0, max_attempts: int = 3, retry_delay: float = 1.0) -> None:
+                 burst_window: float = 3.0, max_attempts: int = 3, retry_delay: float = 1.0,
+                 gate: CpuGate | None = None) -> None:
         self.db, self.process, self.give_up = db, process, give_up
+        self.gate = gate or CpuGate(threads)
         self.burst_window, self.max_attempts, self.retry_delay = burst_window, max_attempts, retry_delay
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="turn")
         self._lock = threading.Condition()
@@ -104,6 +108,10 @@ class Dispatcher:
 
     def _run_batch(self, batch: list[int]) -> None:
         """Claim and process one turn; retry on failure, then give up visibly. Never raises."""
+        with self.gate.held():
+            self._attempt_batch(batch)
+
+    def _attempt_batch(self, batch: list[int]) -> None:
         for attempt in range(1, self.max_attempts + 1):
             entries: list[LedgerEntry] = []
             try:
@@ -123,7 +131,7 @@ class Dispatcher:
                 log.exception("turn failed (attempt %d of %d)", attempt, self.max_attempts)
                 if attempt < self.max_attempts and not self._stopped:
                     self._safely(ledger.requeue, self.db, batch, reason)
-                    time.sleep(self.retry_delay * attempt)
+                    self.gate.sleep(self.retry_delay * attempt)
                     continue
                 self._safely(ledger.mark_failed, self.db, batch, reason)
                 self._safely(self.give_up, entries, reason)

@@ -45,12 +45,14 @@ def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) 
         turn.notices.append(NO_TWILIO)
         return None
     try:
-        media = services.downloader.download(item["url"], item.get("content_type", ""))
+        with services.gate.waiting():
+            media = services.downloader.download(item["url"], item.get("content_type", ""))
     except MediaRejected as rejected:
         turn.notices.append(rejected.user_message_pt)
         return None
     key = make_key(media.kind, entry.sender.lstrip("+"), media.content_type)
-    services.media.put(key, media.data, media.content_type)
+    with services.gate.waiting():
+        services.media.put(key, media.data, media.content_type)
     media_id = images.add_media(services.db, entry.sender, media.kind, key, media.content_type, len(media.data),
                                 message_sid=entry.message_sid)
     return images.get_media(services.db, media_id)
@@ -61,8 +63,9 @@ def _transcribe_into(services: "Services", record: images.MediaRecord, turn: Tur
     text = record.transcript
     if not text:
         try:
-            text = transcribe(services.openai, services.config.whisper_model, services.media.get(record.key),
-                              record.content_type)
+            with services.gate.waiting():
+                audio = services.media.get(record.key)
+            text = transcribe(services.openai, services.config.whisper_model, audio, record.content_type)
             images.set_transcript(services.db, record.id, text=text)
         except TranscriptionFailed as exc:
             log.warning("voice note %s not transcribed: %s", record.id, exc)

@@ -26,7 +26,7 @@ class AssistantRuntime:
         self.processor = TurnProcessor(services, self.assistant)
         self.dispatcher = Dispatcher(services.db, self.processor.process, self.processor.give_up,
                                      threads=config.worker_threads, burst_window=config.burst_window_seconds,
-                                     max_attempts=config.max_attempts)
+                                     max_attempts=config.max_attempts, gate=services.gate)
         self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def start(self) -> None:

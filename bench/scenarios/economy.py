@@ -1,6 +1,6 @@
-"""Model economy: model calls and prompt size per scripted turn type as history grows 0 -> 15 turns.
+"""Model economy: model calls and prompt size per scripted turn type as history grows 0 -> 21 turns.
 
-Each turn type gets its own logged-in sender and 11 turns through the real pipeline (webhook,
+Each turn type gets its own logged-in sender and TURN_COUNT turns through the real pipeline (webhook,
 worker, agno, tools). The scripted model server records every request body; a turn's requests are
 those it received while that turn ran. Prompt size counts the characters of every message sent
 (system, history, the turn, tool calls and results); the tools' JSON schemas are reported apart
@@ -27,7 +27,7 @@ from ..load import send, sender_phone, webhook
 TITLE = "Model economy"
 VOICE_NOTE = Path(__file__).resolve().parents[2] / "tests" / "data" / "voice_note.ogg"
 HISTORY_RUNS = 5
-TURN_COUNT = 16  # 0..10 as the issue asks, then on until tools whose output grows with the chat log level off
+TURN_COUNT = 22  # 0..10 as the issue asks, then on until tools whose output grows with the chat log level off
 TURNS = {
     "chat": ("papo {i}: me dá uma dica para estudar melhor", None, []),
     "save_photo": ("guarde {i}: praia com a família", "image/jpeg",

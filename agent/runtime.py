@@ -10,7 +10,6 @@ import os
 from typing import TYPE_CHECKING
 
 from agno.agent import Agent
-from agno.models.openai import OpenAIChat
 from agno.run.base import RunStatus
 
 from tools import all_tools
@@ -18,6 +17,7 @@ from tools.images import waiting_images
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext
+from .model import AssistantChatModel
 from .flows import handle_pending_flow
 from .prompts import load_prompt
 from .turn import Reply, Turn
@@ -71,7 +71,7 @@ class Assistant:
     def build_agent(self) -> Agent:
         """A fresh Agent over the shared model client and session DB (cheap to make)."""
         config = self.services.config
-        model = OpenAIChat(id=config.openai_model, client=self.services.openai)
+        model = AssistantChatModel(config.openai_model, self.services.openai)
         return Agent(id=AGENT_ID, name="Assistente", model=model, db=self.session_db, tools=self.tools,
                      instructions=self.instructions,
                      add_history_to_context=True, num_history_runs=config.history_runs,

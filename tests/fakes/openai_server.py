@@ -67,6 +67,7 @@ class ScriptedOpenAI(BackgroundServer):
         with getattr(self, "lock", threading.Lock()):
             self.rules: list[Rule] = []
             self.requests: list[dict] = []
+            self.authorizations: list[str | None] = []
             self.transcriptions: list[dict] = []
             self.latency = 0.0
             self.fail_status: int | None = None
@@ -144,6 +145,7 @@ class _Handler(QuietHandler):
             body = json.loads(raw or b"{}")
             with owner.lock:
                 owner.requests.append(body)
+                owner.authorizations.append(self.headers.get("Authorization"))
             status, payload, delay = owner.answer(body)
             if delay:
                 time.sleep(delay)

@@ -1,0 +1,70 @@
+"""The chat model agno calls: OpenAIChat over the shared client, minus the SDK's per-call transform.
+
+`client.chat.completions.create` walks every message and tool schema through the SDK's TypedDict
+transform before sending; agno has already built plain JSON, so the walk changes nothing and was a
+quarter of our own CPU per turn (py-spy over `python -m bench --only overhead`). This model sends
+the same body through the client's public `post()` (the SDK's documented way to call any endpoint),
+so authentication, retries, timeouts, errors and response parsing stay the SDK's own.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from agno.models.openai import OpenAIChat
+from openai import NOT_GIVEN, NotGiven, OpenAI, Omit
+from openai.types.chat import ChatCompletion
+
+
+class PlainJsonCompletions:
+    """`chat.completions.create` for bodies that are already plain JSON (streams go to the SDK's own)."""
+
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def create(self, *, stream: bool = False, extra_headers: dict | None = None, extra_query: dict | None = None,
+               extra_body: dict | None = None, timeout: Any = NOT_GIVEN, **params: Any) -> Any:
+        """POST /chat/completions with `params` as the JSON body; the reply is parsed as a ChatCompletion."""
+        if stream:
+            return self._client.chat.completions.create(stream=True, extra_headers=extra_headers,
+                                                        extra_query=extra_query, extra_body=extra_body,
+                                                        timeout=timeout, **params)
+        body = {key: value for key, value in params.items()
+                if value is not None and not isinstance(value, (NotGiven, Omit))}
+        body.update(extra_body or {})
+        options: dict[str, Any] = {"security": {"bearer_auth": True}}
+        if extra_headers:
+            options["headers"] = extra_headers
+        if extra_query:
+            options["params"] = extra_query
+        if not isinstance(timeout, NotGiven):
+            options["timeout"] = timeout
+        return self._client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=options)
+
+
+class _Chat:
+    def __init__(self, client: OpenAI) -> None:
+        self.completions = PlainJsonCompletions(client)
+
+
+class PlainJsonClient:
+    """The slice of the OpenAI client agno's OpenAIChat uses, with the plain-JSON completions."""
+
+    def __init__(self, client: OpenAI) -> None:
+        self.chat = _Chat(client)
+        self._client = client
+
+    def is_closed(self) -> bool:
+        """Whether the underlying HTTP client was closed."""
+        return self._client.is_closed()
+
+
+class AssistantChatModel(OpenAIChat):
+    """agno's OpenAIChat bound to the process's shared OpenAI client."""
+
+    def __init__(self, model_id: str, client: OpenAI) -> None:
+        super().__init__(id=model_id, client=client)
+        self._plain = PlainJsonClient(client)
+
+    def get_client(self) -> Any:
+        """The shared client, with chat completions sent as plain JSON."""
+        return self._plain

@@ -1,0 +1,50 @@
+"""agent.model: chat completions sent as plain JSON are the request the OpenAI SDK itself sends."""
+from __future__ import annotations
+
+import pytest
+from agno.agent import Agent
+from agno.run.base import RunStatus
+from openai import APIStatusError, OpenAI
+
+from agent.model import AssistantChatModel, PlainJsonCompletions
+from tests.fakes.openai_server import say
+
+TOOLS = [{"type": "function", "function": {
+    "name": "search_images", "description": "Busca fotos.",
+    "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}]
+MESSAGES = [{"role": "system", "content": "Você é um assistente."},
+            {"role": "user", "content": "mostre fotos de praia"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "search_images", "arguments": "{\"query\": \"praia\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "1 foto"}]
+
+
+@pytest.fixture
+def client(openai_server):
+    return OpenAI(api_key="sk-test-key", base_url=openai_server.base_url, max_retries=0)
+
+
+def test_the_body_and_credentials_match_the_sdk_request(openai_server, client):
+    params = dict(model="gpt-4o", messages=MESSAGES, tools=TOOLS, tool_choice="auto", temperature=0.2)
+    by_sdk = client.chat.completions.create(**params)
+    plain = PlainJsonCompletions(client).create(**params)
+    sdk_body, plain_body = openai_server.chat_requests()
+    assert plain_body == sdk_body
+    assert openai_server.authorizations == ["Bearer sk-test-key"] * 2
+    assert plain.model_dump(exclude={"id", "created"}) == by_sdk.model_dump(exclude={"id", "created"})
+
+
+def test_errors_are_the_sdks_own(openai_server, client):
+    openai_server.fail_status = 500
+    with pytest.raises(APIStatusError) as raised:
+        PlainJsonCompletions(client).create(model="gpt-4o", messages=MESSAGES[:2])
+    assert raised.value.status_code == 500
+
+
+def test_agno_runs_through_it(openai_server, client):
+    openai_server.on("olá", say("Oi! Como posso ajudar?"))
+    agent = Agent(model=AssistantChatModel("gpt-4o", client), telemetry=False)
+    run = agent.run("olá")
+    assert run.status == RunStatus.completed and run.content == "Oi! Como posso ajudar?"
+    assert openai_server.chat_requests()[-1]["model"] == "gpt-4o"

@@ -5,12 +5,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 
 from common.clock import as_utc, utcnow
 
 from .db import Database
 from .models import ConversationState
+
+
+_STATE = ConversationState.__table__
+_GET = select(_STATE).where(_STATE.c.phone == bindparam("phone"))  # asked on every turn
 
 
 @dataclass(frozen=True)
@@ -25,12 +29,12 @@ class Flow:
 
 def get_flow(db: Database, phone: str, max_age: timedelta = timedelta(minutes=30)) -> Flow | None:
     """The phone's pending flow, or None; a flow untouched for `max_age` is dropped as abandoned."""
-    with db.session() as session:
-        row = session.get(ConversationState, phone)
+    with db.transaction() as conn:
+        row = conn.execute(_GET, {"phone": phone}).first()
         if row is None:
             return None
         if utcnow() - as_utc(row.updated_at) > max_age:
-            session.delete(row)
+            conn.execute(delete(_STATE).where(_STATE.c.phone == phone))
             return None
         return Flow(row.phone, row.flow, dict(row.data or {}), as_utc(row.updated_at))
 

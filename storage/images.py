@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 
 from common.clock import as_utc
 from storage.db import Database
@@ -93,13 +93,19 @@ def media_for_message(db: Database, message_sid: str) -> list[MediaRecord]:
         return [_record(media) for media in session.scalars(query)]
 
 
+_MEDIA = MediaObject.__table__
+# Asked on every text turn (is a photo waiting for its description?), so prepared once.
+_PENDING = (select(_MEDIA)
+            .where(_MEDIA.c.owner == bindparam("owner"), _MEDIA.c.kind == IMAGE,
+                   ~exists().where(ImageLink.__table__.c.media_id == _MEDIA.c.id))
+            .order_by(_MEDIA.c.created_at.desc(), _MEDIA.c.id.desc()).limit(bindparam("limit")))
+
+
 def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecord]:
     """The owner's newest images that no description owns yet, oldest of them first."""
-    linked = exists().where(ImageLink.media_id == MediaObject.id)
-    query = (select(MediaObject).where(MediaObject.owner == owner, MediaObject.kind == IMAGE, ~linked)
-             .order_by(MediaObject.created_at.desc(), MediaObject.id.desc()).limit(limit))
-    with db.session() as session:
-        return [_record(media) for media in reversed(session.scalars(query).all())]
+    with db.transaction() as conn:
+        rows = conn.execute(_PENDING, {"owner": owner, "limit": limit}).all()
+    return [_record(row) for row in reversed(rows)]
 
 
 def save_description(db: Database, owner: str, description: str, media_ids: list[int]) -> SavedImage:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.sql import Select
 
 from common.clock import as_utc, utcnow
@@ -14,6 +14,7 @@ from storage.models import ChatMessage
 from . import LoggedMessage, Page, day_range
 
 NEWEST_FIRST = (ChatMessage.created_at.desc(), ChatMessage.id.desc())
+_INSERT = insert(ChatMessage.__table__)  # two per turn: a Core insert, not the ORM's unit of work
 
 
 class SqlChatLog:
@@ -25,10 +26,10 @@ class SqlChatLog:
     def append(self, phone: str, body: str, direction: str, message_id: str | None = None,
                created_at: datetime | None = None) -> None:
         """Store one message with its folded text for accent-insensitive search."""
-        row = ChatMessage(phone=phone, body=body, body_search=fold(body), direction=direction,
-                          message_id=message_id, created_at=as_utc(created_at or utcnow()))
-        with self.db.session() as session:
-            session.add(row)
+        row = {"phone": phone, "body": body, "body_search": fold(body), "direction": direction,
+               "message_id": message_id, "created_at": as_utc(created_at or utcnow())}
+        with self.db.transaction() as conn:
+            conn.execute(_INSERT, row)
 
     def search(self, phone: str, words: str = "", since: datetime | None = None, until: datetime | None = None,
                limit: int = 10, before_latest: int = 0) -> list[LoggedMessage]:

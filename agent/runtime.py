@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from agno.agent import Agent
+from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
 
 from tools import all_tools
@@ -33,6 +34,16 @@ AGENT_ID = "assistente-whatsapp"
 # Tool results replayed from history (e.g. recall_history's snippets) would otherwise make the
 # prompt grow with the chat log; the newest three keep the model's context useful and bounded.
 MAX_TOOL_CALLS_IN_HISTORY = 3
+
+
+def forget_system_prompt(run_output: RunOutput) -> None:
+    """agno post-hook: keep the system prompt out of the stored run.
+
+    agno stores every message of a run, so each run row carried the ~5 KB instructions again (six
+    of its seven kilobytes) although history never replays a system message; serialising and
+    writing it was the largest part of agno's per-turn storage cost."""
+    if run_output.messages:
+        run_output.messages = [message for message in run_output.messages if message.role != "system"]
 
 
 class Assistant:
@@ -77,7 +88,7 @@ class Assistant:
                      add_history_to_context=True, num_history_runs=config.history_runs,
                      max_tool_calls_from_history=MAX_TOOL_CALLS_IN_HISTORY,
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
-                     markdown=False, telemetry=False)
+                     post_hooks=[forget_system_prompt], markdown=False, telemetry=False)
 
     def _run_model(self, ctx: TurnContext) -> Reply:
         turn = ctx.turn

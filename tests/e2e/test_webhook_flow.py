@@ -134,3 +134,21 @@ def test_inbound_and_outbound_are_in_the_chat_log(live_app, twilio_server):
     assert wait_until(lambda: live_app.services.chatlog.count(ALICE) == 2)
     page = live_app.services.chatlog.list(phone=ALICE)
     assert {(m.direction, m.body) for m in page.items} == {("in", "registre isto"), ("out", "Eco: registre isto")}
+
+
+def test_stored_runs_leave_the_system_prompt_out_and_history_still_works(live_app, openai_server, twilio_server):
+    openai_server.on("primeira", say("Resposta um."))
+    openai_server.on("segunda", say("Resposta dois."))
+    live_app.send(ALICE, "primeira pergunta")
+    twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)
+    live_app.send(ALICE, "segunda pergunta")
+    twilio_server.wait_for(2, to=f"whatsapp:{ALICE}", timeout=15)
+    live_app.wait_idle()
+    runs, _ = live_app.services.session_db.get_runs(session_id=ALICE, deserialize=False)
+    assert len(runs) == 2
+    stored_roles = [m["role"] for run in runs for m in run["run_data"]["messages"]]
+    assert not {"system", "developer"} & set(stored_roles) and stored_roles.count("user") == 2
+    second = openai_server.chat_requests()[-1]["messages"]
+    assert [m["role"] for m in second][1:] == ["user", "assistant", "user"]
+    assert second[0]["role"] in ("system", "developer") and "WhatsApp" in message_text(second[0])
+    assert message_text(second[1]) == "primeira pergunta" and message_text(second[2]) == "Resposta um."

@@ -58,6 +58,8 @@ class Config:
     auth_ttl_hours: int = 720
     secret_key: str = field(default="", repr=False)
     worker_threads: int = 32
+    worker_mode: str = "process"
+    worker_nice: int = 5
     burst_window_seconds: float = 3.0
     max_attempts: int = 3
     log_level: str = "INFO"
@@ -74,6 +76,12 @@ class Config:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def separate_worker(self) -> bool:
+        """Whether turns run in the `python -m worker` process. REPLY_MODE=twiml answers inside the
+        webhook, so its worker only recovers leftovers and stays in the web process."""
+        return self.worker_mode == "process" and self.reply_mode == "rest"
 
     def with_overrides(self, **changes) -> "Config":
         """A copy with some settings changed (used by tests and the CLI)."""
@@ -199,6 +207,12 @@ def build_config(env: Mapping[str, str]) -> Config:
     profile = (_get(env, "PASSWORD_HASH_PROFILE") or "production").lower()
     if profile not in ("production", "fast-insecure-tests"):
         raise ConfigError("PASSWORD_HASH_PROFILE must be 'production' or 'fast-insecure-tests'")
+    worker_mode = (_get(env, "WORKER_MODE") or "process").lower()
+    if worker_mode not in ("process", "thread"):
+        raise ConfigError(f"WORKER_MODE must be 'process' or 'thread', got {worker_mode!r}")
+    worker_nice = _int(env, "WORKER_NICE", 5, minimum=0)
+    if worker_nice > 19:
+        raise ConfigError(f"WORKER_NICE must be between 0 and 19, got {worker_nice}")
     log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -234,6 +248,8 @@ def build_config(env: Mapping[str, str]) -> Config:
         auth_ttl_hours=_int(env, "AUTH_TTL_HOURS", 720, minimum=1),
         secret_key=secret_key_from(env, data_dir),
         worker_threads=_int(env, "WORKER_THREADS", 32, minimum=1),
+        worker_mode=worker_mode,
+        worker_nice=worker_nice,
         burst_window_seconds=_float(env, "BURST_WINDOW_SECONDS", 3.0),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, minimum=1),
         log_level=log_level,

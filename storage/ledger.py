@@ -129,6 +129,26 @@ def unfinished(db: Database) -> list[LedgerEntry]:
         return [_entry(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class WaitingRow:
+    """A ledger row waiting for the worker, without its (sealed) body."""
+
+    id: int
+    sender: str
+    has_media: bool
+
+
+def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False) -> list[WaitingRow]:
+    """Queued rows with an id above `after_id` (and rows left processing, for crash recovery),
+    oldest first. Reads only id, sender and media: the worker polls this, and bodies stay sealed."""
+    statuses = ("queued", "processing") if with_processing else ("queued",)
+    with db.transaction() as conn:
+        rows = conn.execute(select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media)
+                            .where(_LEDGER.c.status.in_(statuses), _LEDGER.c.id > after_id)
+                            .order_by(_LEDGER.c.id)).all()
+    return [WaitingRow(row_id, sender, bool(media)) for row_id, sender, media in rows]
+
+
 def status_counts(db: Database) -> dict[str, int]:
     """How many ledger rows are in each status."""
     with db.session() as session:

@@ -47,26 +47,27 @@ class Dispatcher:
         self._lock = threading.Condition()
         self._queues: dict[str, deque[tuple[int, bool]]] = {}
         self._active: set[str] = set()
+        self._in_flight: set[int] = set()
         self._last_media_at: dict[str, float] = {}
         self._stopped = False
 
     def recover(self) -> int:
         """Queue every ledger row left queued or processing (by a crash); returns how many."""
-        entries = ledger.unfinished(self.db)
-        for entry in entries:
-            self.enqueue(entry.id, entry.sender, entry.has_media)
-        if entries:
-            log.info("recovered %d unfinished message(s) from the ledger", len(entries))
-        return len(entries)
+        rows = ledger.list_waiting(self.db, with_processing=True)
+        for row in rows:
+            self.enqueue(row.id, row.sender, row.has_media)
+        if rows:
+            log.info("recovered %d unfinished message(s) from the ledger", len(rows))
+        return len(rows)
 
-    def enqueue(self, entry_id: int, sender: str, has_media: bool = False) -> None:
-        """Schedule a ledger row; its sender's earlier rows always run first."""
+    def enqueue(self, entry_id: int, sender: str, has_media: bool = False) -> bool:
+        """Schedule a ledger row; its sender's earlier rows always run first. A row already queued
+        or running here is ignored (the ledger feed may find it twice); returns whether it was taken."""
         with self._lock:
-            if self._stopped:
-                return
+            if self._stopped or entry_id in self._in_flight:
+                return False
+            self._in_flight.add(entry_id)
             queue = self._queues.setdefault(sender, deque())
-            if any(queued_id == entry_id for queued_id, _ in queue):
-                return
             queue.append((entry_id, has_media))
             if has_media:
                 self._last_media_at[sender] = time.monotonic()
@@ -74,6 +75,12 @@ class Dispatcher:
                 self._active.add(sender)
                 self._pool.submit(self._drain, sender)
             self._lock.notify_all()
+            return True
+
+    def in_flight(self) -> int:
+        """How many ledger rows are queued or running here."""
+        with self._lock:
+            return len(self._in_flight)
 
     def _next_batch(self, sender: str) -> list[int] | None:
         """The next turn's ledger ids: one text, or a media message plus the media that follow it."""
@@ -104,7 +111,11 @@ class Dispatcher:
             batch = self._next_batch(sender)
             if batch is None:
                 return
-            self._run_batch(batch)
+            try:
+                self._run_batch(batch)
+            finally:
+                with self._lock:
+                    self._in_flight.difference_update(batch)
 
     def _run_batch(self, batch: list[int]) -> None:
         """Claim and process one turn; retry on failure, then give up visibly. Never raises."""

@@ -1,8 +1,10 @@
-"""The WhatsApp assistant: `create_app(config)` for WSGI servers, `python app.py` to serve, and
+"""The WhatsApp assistant: `create_app(config)` for WSGI servers, `python app.py` to serve (with its
+worker process), `flask --app app worker` (same as `python -m worker`), and
 `flask --app app chat --phone +55...` to talk to the assistant from the terminal."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -36,10 +38,13 @@ def _warn_about(config: Config) -> None:
 
 
 def create_app(config: Config | None = None, start_worker: bool = True) -> Flask:
-    """Build the Flask app with every store and client opened once and the worker started."""
+    """Build the Flask app with every store and client opened once. With WORKER_MODE=thread (or
+    REPLY_MODE=twiml) the worker threads start here too; with WORKER_MODE=process the turns run in
+    `python -m worker` and this app only nudges it after each ledger insert."""
     from services import build_services
     from web import health, media, whatsapp
     from web.errors import register_error_handlers
+    from worker.nudge import Nudger, socket_path
     from worker.runtime import AssistantRuntime
 
     config = config or Config.from_env()
@@ -53,8 +58,11 @@ def create_app(config: Config | None = None, start_worker: bool = True) -> Flask
     _register_operator_routes(app)
     register_error_handlers(app)
     app.cli.add_command(chat_command)
+    app.cli.add_command(worker_command)
     _warn_about(config)
-    if start_worker:
+    if config.separate_worker:
+        app.extensions["worker_nudger"] = Nudger(socket_path(config.data_dir))
+    elif start_worker:
         runtime.start()
     return app
 
@@ -94,16 +102,37 @@ def chat_command(phone: str) -> None:
             click.echo(f"🤖 {out.text}" + (f"\n   🖼  {out.media_url}" if out.media_url else ""))
 
 
+@click.command("worker")
+def worker_command() -> None:
+    """Run the worker process (the same as `python -m worker`)."""
+    from worker.__main__ import run
+
+    run(Config.from_env())
+
+
+def _leave(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
-    """`python app.py`: serve on HOST:PORT with the embedded defaults of .env."""
+    """`python app.py`: serve on HOST:PORT with the embedded defaults of .env; with
+    WORKER_MODE=process it also runs `python -m worker` as a child and restarts it if it dies."""
+    from worker.supervisor import WorkerSupervisor
+
     try:
         config = Config.from_env()
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2)
-    app = create_app(config)
+    app = create_app(config)  # migrates the schema before the worker opens the database
+    supervisor = WorkerSupervisor().start() if config.separate_worker else None
+    signal.signal(signal.SIGTERM, _leave)  # stop like Ctrl-C, so the worker child is stopped too
     log.info("serving on http://%s:%s (webhook: POST /whatsapp)", config.host, config.port)
-    app.run(host=config.host, port=config.port, threaded=True, use_reloader=False)
+    try:
+        app.run(host=config.host, port=config.port, threaded=True, use_reloader=False)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
 
 
 if __name__ == "__main__":

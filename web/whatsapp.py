@@ -1,7 +1,9 @@
 """POST /whatsapp: verify Twilio's signature, write the ledger, acknowledge at once.
 
 The path to the 200 holds only the signature check and one ledger insert; the model runs later in
-the worker. In REPLY_MODE=twiml the reply is computed here and returned as TwiML instead.
+the worker: the worker process (WORKER_MODE=process) gets a nudge, worker threads in this process
+(WORKER_MODE=thread) get the row. In REPLY_MODE=twiml the reply is computed here and returned as
+TwiML instead.
 """
 from __future__ import annotations
 
@@ -47,5 +49,8 @@ def whatsapp_webhook():
         return _twiml_response(twiml())
     if config.reply_mode == "twiml":
         return _twiml_response(runtime.answer_inline(entry_id, message.sender))
-    runtime.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
+    if config.separate_worker:
+        current_app.extensions["worker_nudger"].send()
+    else:
+        runtime.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
     return _twiml_response(twiml())

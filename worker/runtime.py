@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 class AssistantRuntime:
-    """Owns the worker pool; the webhook only calls `dispatcher.enqueue` (or `answer_inline` in twiml mode)."""
+    """Owns the worker pool. In WORKER_MODE=thread the webhook calls `dispatcher.enqueue` (or
+    `answer_inline` in twiml mode); in WORKER_MODE=process `python -m worker` feeds it from the ledger."""
 
     def __init__(self, services) -> None:
         self.services = services

@@ -1,0 +1,89 @@
+"""`python app.py` as an operator runs it (WORKER_MODE=process): the web acknowledges, its worker
+child answers through the fake Twilio, and a worker that dies is restarted without losing messages."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from storage import ledger
+from storage.db import Database
+from tests.fixtures.app import app_environment, inbound_form, sign, wait_until
+from tests.fixtures.stores import free_port
+from worker.nudge import socket_path
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+ALICE = "+5511999990001"
+
+
+@pytest.fixture
+def app_py(twilio_server, openai_server):
+    """`python app.py` in a subprocess with its own DATA_DIR; yields (url, process, data_dir)."""
+    folder = Path(tempfile.mkdtemp(prefix="app-py-", dir="/tmp"))  # short: the nudge socket lives there
+    port = free_port()
+    env = {**os.environ, **app_environment(folder / "data", twilio_server, openai_server, WORKER_MODE="process",
+                                           HOST="127.0.0.1", PORT=str(port))}
+    with open(folder / "app.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _answers(f"{url}/healthz") and socket_path(folder / "data").exists(),
+                          timeout=30), (folder / "app.log").read_text()
+        yield url, proc, folder / "data"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _post(url: str, body: str) -> tuple[requests.Response, str]:
+    form = inbound_form(ALICE, body)
+    response = requests.post(f"{url}/whatsapp", data=form, timeout=10,
+                             headers={"X-Twilio-Signature": sign(f"{url}/whatsapp", form)})
+    return response, form["MessageSid"]
+
+
+def _worker_children(proc: subprocess.Popen) -> list[psutil.Process]:
+    return [child for child in psutil.Process(proc.pid).children() if "worker" in child.cmdline()]
+
+
+def test_the_worker_child_answers_and_is_restarted_when_it_dies(app_py, twilio_server):
+    url, proc, data_dir = app_py
+    db = Database(f"sqlite:///{data_dir / 'app.db'}", pool_size=1)
+    response, sid = _post(url, "olá do processo")
+    assert response.status_code == 200 and "<Message" not in response.text
+    assert twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)[0].body == "Eco: olá do processo"
+    assert wait_until(lambda: ledger.get_by_sid(db, sid).status == "done", timeout=5)
+
+    [first] = _worker_children(proc)
+    first.kill()
+    first.wait(5)
+    response, sid = _post(url, "enquanto o worker estava fora")  # acknowledged with no worker at all
+    assert response.status_code == 200
+    assert twilio_server.wait_for(2, to=f"whatsapp:{ALICE}", timeout=20)[1].body == \
+        "Eco: enquanto o worker estava fora"
+    assert wait_until(lambda: ledger.get_by_sid(db, sid).status == "done", timeout=5)
+    [second] = _worker_children(proc)
+    assert second.pid != first.pid
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
+    db.dispose()

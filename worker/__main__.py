@@ -1,0 +1,82 @@
+"""`python -m worker`: the worker process of WORKER_MODE=process.
+
+It answers the ledger's rows: per-sender order, bursts, retries, as in worker/dispatcher.py, fed
+by worker/feed.py. The web process writes the rows and nudges it. Run exactly one per ledger:
+per-sender order is kept in this process's memory. SIGTERM or SIGINT stops it: no new work is
+taken, turns under way finish, and rows not yet answered stay in the ledger for the next start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+from config import Config, ConfigError
+
+from .feed import LedgerFeed
+from .nudge import NudgeListener, socket_path
+from .supervisor import PARENT_ENV
+
+log = logging.getLogger("assistant.worker")
+
+
+def open_listener(config: Config) -> NudgeListener | None:
+    """Bind the nudge socket; without it (e.g. a path too long for a Unix socket) the feed polls."""
+    path = socket_path(config.data_dir)
+    try:
+        return NudgeListener(path)
+    except OSError as exc:
+        log.warning("cannot listen for nudges at %s (%s); finding new messages by polling only", path, exc)
+        return None
+
+
+def run(config: Config) -> None:
+    """Serve the ledger until SIGTERM/SIGINT (or until the parent `python app.py` is gone)."""
+    from app import configure_logging
+    from services import build_services
+    from worker.runtime import AssistantRuntime
+
+    configure_logging(config.log_level)
+    if not config.separate_worker:
+        log.warning("WORKER_MODE=%s, REPLY_MODE=%s: the web process runs the turns itself; a worker process "
+                    "beside it would answer messages twice, so this one exits.", config.worker_mode, config.reply_mode)
+        return
+    if config.worker_nice:
+        os.nice(config.worker_nice)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime = AssistantRuntime(build_services(config))
+    listener = open_listener(config)
+    feed = LedgerFeed(runtime.services.db, runtime.dispatcher, listener).start()
+    log.info("worker process %d started: %d turn threads, nice %d, nudges at %s", os.getpid(),
+             config.worker_threads, config.worker_nice, listener.path if listener else "(polling only)")
+    parent = int(os.environ.get(PARENT_ENV) or 0)
+    while not stop.wait(1.0):
+        if parent and os.getppid() != parent:
+            log.error("python app.py (pid %d) is gone; stopping", parent)
+            break
+    log.info("worker process stopping: no new turns; turns under way finish, the rest stay in the ledger")
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C leaves at once
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    feed.stop()
+    runtime.stop()
+    if listener is not None:
+        listener.close()
+    log.info("worker process stopped")
+
+
+def main() -> None:
+    """Entry point of `python -m worker`."""
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+    run(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+import socketserver
 import sys
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import click
 from flask import Flask
@@ -110,6 +113,32 @@ def worker_command() -> None:
     run(Config.from_env())
 
 
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 2048
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+        logging.getLogger("assistant.http").info("%s %s", self.address_string(), format % args)
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve `app` with a thread per connection until KeyboardInterrupt (Ctrl-C, SIGTERM).
+
+    The standard library's WSGI server rather than werkzeug's development server: werkzeug keeps
+    every connection open 10 ms after its response to drain unread input, which was two thirds of
+    an acknowledgement's time in the bench (python -m bench --only ack)."""
+    _ThreadingServer.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def _leave(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -129,7 +158,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _leave)  # stop like Ctrl-C, so the worker child is stopped too
     log.info("serving on http://%s:%s (webhook: POST /whatsapp)", config.host, config.port)
     try:
-        app.run(host=config.host, port=config.port, threaded=True, use_reloader=False)
+        serve(app, config.host, config.port)
     finally:
         if supervisor is not None:
             supervisor.stop()

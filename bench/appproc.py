@@ -1,8 +1,11 @@
 """Starting the assistant the way an operator does (`python app.py` or gunicorn) and watching it.
 
-The app runs in its own process with its own data directory; its log goes to a file beside the
-data. `AppProcess` waits for /healthz, samples the resident memory of the serving process and reads
-its CPU clock with nanosecond resolution (Linux's per-process CPU clock, dead threads included).
+The app runs in its own processes with its own data directory; its log goes to a file beside the
+data. With WORKER_MODE=process (the default) the turns run in `python -m worker`: `python app.py`
+starts it as its child, and beside gunicorn `AppProcess` starts it itself, as the README says to.
+`AppProcess` waits for /healthz and the worker, and reads CPU and memory over every process of the
+deployment: the CPU clocks have nanosecond resolution (Linux's per-process CPU clock, dead threads
+included), and the resident memory is the sum over the processes.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import psutil
 from .fakes import ROOT
 
 GUNICORN_THREADS = 8
+GUNICORN_WORKERS = 2
 WORKER_THREADS = 256
 
 
@@ -32,11 +36,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_command(port: int, threads: int = GUNICORN_THREADS) -> list[str]:
-    """The production command the README recommends: one process (the dispatcher keeps per-sender
-    order in memory), a few HTTP threads for the acknowledgements."""
-    return [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", str(threads), "-b", f"127.0.0.1:{port}",
-            "--backlog", "2048", "app:create_app()"]
+def gunicorn_command(port: int, threads: int = GUNICORN_THREADS, workers: int = GUNICORN_WORKERS) -> list[str]:
+    """The production web command the README recommends: a few processes with a few HTTP threads
+    each for the acknowledgements (the turns run in the separate worker process)."""
+    return [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+            "-b", f"127.0.0.1:{port}", "--backlog", "2048", "app:create_app()"]
+
+
+def worker_command() -> list[str]:
+    """The worker process the README runs beside gunicorn."""
+    return [sys.executable, "-m", "worker"]
+
+
+def separate_worker(env: dict[str, str]) -> bool:
+    """Whether this environment runs turns in `python -m worker` (config.Config.separate_worker)."""
+    mode = env.get("WORKER_MODE", "process").strip().lower() or "process"
+    return mode == "process" and env.get("REPLY_MODE", "rest").strip().lower() != "twiml"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -55,7 +70,8 @@ class AppProcess:
     port: int = field(default_factory=free_port)
     profile_to: Path | None = None
     proc: subprocess.Popen | None = None
-    profiler: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
+    profilers: list[subprocess.Popen] = field(default_factory=list)
     peak_rss: int = 0
     _sampling: bool = False
 
@@ -63,63 +79,139 @@ class AppProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def separate_worker(self) -> bool:
+        """Whether the turns run in a `python -m worker` process of their own."""
+        return separate_worker(self.env)
+
     def start(self, timeout: float = 60.0) -> "AppProcess":
-        """Start the server and wait until /healthz answers."""
+        """Start the server (and, beside gunicorn, the worker) and wait until both are up."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> "AppProcess":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "DATA_DIR": str(self.data_dir), "HOST": "127.0.0.1", "PORT": str(self.port)}
-        if self.server == "gunicorn":
-            command = gunicorn_command(self.port, self.gunicorn_threads)
-        else:
-            command = [sys.executable, "app.py"]
-        log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-        log.close()
         deadline = time.monotonic() + timeout
+        log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
+        try:
+            if self.server == "gunicorn":
+                if self.separate_worker:
+                    # First, so that it migrates a fresh database before the web processes open it.
+                    self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=env, stdout=log, stderr=log)
+                    self._wait_for_worker(deadline, log.name)
+                workers = GUNICORN_WORKERS if self.separate_worker else 1
+                command = gunicorn_command(self.port, self.gunicorn_threads, workers)
+            else:
+                command = [sys.executable, "app.py"]
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        finally:
+            log.close()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.server} exited with {self.proc.returncode}; see {log.name}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
                     if answer.status == 200:
-                        self._start_profiler()
+                        if self.separate_worker:
+                            self._wait_for_worker(deadline, log.name)
+                        self._start_profilers()
                         return self
             except OSError:
                 time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"{self.server} did not answer /healthz within {timeout:.0f} s")
 
-    def _start_profiler(self) -> None:
-        """With `profile_to`, sample the GIL-holding stacks of the serving process with py-spy."""
+    def _wait_for_worker(self, deadline: float, log_name: str) -> None:
+        """The worker binds its nudge socket once its services are built and it reads the ledger."""
+        from worker.nudge import socket_path
+
+        while not socket_path(self.data_dir).exists():
+            if self.worker is not None and self.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.worker.returncode}; see {log_name}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker process did not start; see {log_name}")
+            time.sleep(0.05)
+
+    def _start_profilers(self) -> None:
+        """With `profile_to`, sample the GIL-holding stacks of the web process with py-spy, and those
+        of the worker process into `<name>-worker.txt`."""
         if self.profile_to is None:
             return
         self.profile_to.parent.mkdir(parents=True, exist_ok=True)
+        targets = [(self.serving_pid(), self.profile_to)]
+        worker = self.worker_pid()
+        if worker is not None:
+            targets.append((worker, self.profile_to.with_name(f"{self.profile_to.stem}-worker{self.profile_to.suffix}")))
         spy = Path(sys.executable).with_name("py-spy")
-        self.profiler = subprocess.Popen([str(spy) if spy.exists() else "py-spy", "record", "--pid", str(self.serving_pid()), "--gil",
-                                          "--nonblocking", "--rate", "250", "--format", "raw",
-                                          "--output", str(self.profile_to)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for pid, output in targets:
+            self.profilers.append(subprocess.Popen(
+                [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--gil", "--nonblocking",
+                 "--rate", "250", "--format", "raw", "--output", str(output)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
-    def _stop_profiler(self) -> None:
-        if self.profiler is not None and self.profiler.poll() is None:
-            self.profiler.send_signal(signal.SIGINT)
+    def _stop_profilers(self) -> None:
+        for profiler in self.profilers:
+            if profiler.poll() is None:
+                profiler.send_signal(signal.SIGINT)
+        for profiler in self.profilers:
             try:
-                self.profiler.wait(timeout=30)
+                profiler.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.profiler.kill()
+                profiler.kill()
+        self.profilers.clear()
 
     def serving_pid(self) -> int:
-        """The process that runs the app: gunicorn's worker, or python app.py itself."""
+        """The process that serves the webhook: gunicorn's (first) worker, or python app.py itself."""
         parent = psutil.Process(self.proc.pid)
         children = parent.children()
         return children[0].pid if self.server == "gunicorn" and children else parent.pid
 
+    def worker_pid(self) -> int | None:
+        """The `python -m worker` process: started here beside gunicorn, or python app.py's child."""
+        if self.worker is not None:
+            return self.worker.pid
+        if self.server == "gunicorn" or not self.separate_worker:
+            return None
+        children = psutil.Process(self.proc.pid).children()
+        return children[0].pid if children else None
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process of the deployment: the server, its children (app.py's worker, gunicorn's
+        workers) and the worker started beside gunicorn."""
+        found = []
+        for root in (self.proc, self.worker):
+            if root is None:
+                continue
+            try:
+                parent = psutil.Process(root.pid)
+                found += [parent, *parent.children(recursive=True)]
+            except psutil.Error:
+                continue
+        return found
+
     def cpu_seconds(self) -> float:
-        """CPU time used so far by the serving process."""
-        return process_cpu_seconds(self.serving_pid())
+        """CPU time used so far by the web and the worker processes together (the processes alive now)."""
+        total = 0.0
+        for process in self.processes():
+            try:
+                total += process_cpu_seconds(process.pid)
+            except OSError:
+                continue
+        return total
 
     def rss(self) -> int:
-        """Resident memory of the serving process, in bytes."""
-        return psutil.Process(self.serving_pid()).memory_info().rss
+        """Resident memory, in bytes, summed over the deployment's processes (web and worker; with
+        gunicorn its master too). Pages forked processes share are counted once per process."""
+        total = 0
+        for process in self.processes():
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
 
     def sample_memory(self, interval: float = 0.1) -> None:
         """Keep `peak_rss` up to date from a background thread until `stop_sampling()`."""
@@ -143,20 +235,28 @@ class AppProcess:
     def stop(self) -> None:
         """Stop at once (the ledger is durable), then SIGKILL whatever lingers."""
         self._sampling = False
-        self._stop_profiler()
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGQUIT if self.server == "gunicorn" else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            for child in psutil.Process(self.proc.pid).children(recursive=True):
-                child.kill()
-            self.proc.kill()
-            self.proc.wait()
+        self._stop_profilers()
+        if self.proc is not None:
+            _stop_process(self.proc, signal.SIGQUIT if self.server == "gunicorn" else signal.SIGTERM)
+        if self.worker is not None:
+            _stop_process(self.worker, signal.SIGTERM)
 
     def __enter__(self) -> "AppProcess":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _stop_process(proc: subprocess.Popen, signum: int, timeout: float = 15.0) -> None:
+    """Signal `proc`, wait, then SIGKILL it and its children if it lingers."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait()

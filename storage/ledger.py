@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import as_utc, utcnow
@@ -138,15 +138,23 @@ class WaitingRow:
     has_media: bool
 
 
-def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False) -> list[WaitingRow]:
-    """Queued rows with an id above `after_id` (and rows left processing, for crash recovery),
-    oldest first. Reads only id, sender and media: the worker polls this, and bodies stay sealed."""
+def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False,
+                 also_ids: Collection[int] = ()) -> list[WaitingRow]:
+    """Queued rows with an id above `after_id` or among `also_ids` (and rows left processing, for
+    crash recovery), oldest first. Reads only id, sender and media: the worker polls this, and
+    bodies stay sealed."""
     statuses = ("queued", "processing") if with_processing else ("queued",)
+    wanted = or_(_LEDGER.c.id > after_id, _LEDGER.c.id.in_(list(also_ids))) if also_ids else _LEDGER.c.id > after_id
     with db.transaction() as conn:
         rows = conn.execute(select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media)
-                            .where(_LEDGER.c.status.in_(statuses), _LEDGER.c.id > after_id)
-                            .order_by(_LEDGER.c.id)).all()
+                            .where(_LEDGER.c.status.in_(statuses), wanted).order_by(_LEDGER.c.id)).all()
     return [WaitingRow(row_id, sender, bool(media)) for row_id, sender, media in rows]
+
+
+def last_id(db: Database) -> int:
+    """The highest ledger id committed so far (0 for an empty ledger)."""
+    with db.transaction() as conn:
+        return conn.execute(select(func.max(_LEDGER.c.id))).scalar() or 0
 
 
 def status_counts(db: Database) -> dict[str, int]:

@@ -2,11 +2,15 @@
 
 The web process only writes ledger rows; this loop finds them and hands them to the dispatcher.
 At start it recovers what a crash left; then it sleeps until the webhook's nudge (or the poll
-interval, should a nudge be lost) and reads the queued rows above its cursor. PostgreSQL hands out
-ids at insert but rows become visible at commit, so a lower id can appear after a higher one has
-moved the cursor past it: a full sweep of queued rows every few seconds catches those. Seeing a
-row twice is harmless: the dispatcher ignores ids it already holds, and the ledger refuses to
-claim a finished row.
+interval, should a nudge be lost) and reads the queued rows above its cursor.
+
+PostgreSQL hands out ids at insert but rows become visible at commit, so with concurrent webhooks
+a lower id often commits just after a higher one moved the cursor past it. The ids the cursor
+skipped are kept as gaps and asked for again at each look for GAP_SECONDS: the late row's own
+nudge then finds it at once, before that sender's next message can be acknowledged and overtake
+it. A gap that never fills is an insert that rolled back (a duplicate MessageSid). A full sweep of
+queued rows every few seconds catches anything later still. Seeing a row twice is harmless: the
+dispatcher ignores ids it already holds, and the ledger refuses to claim a finished row.
 """
 from __future__ import annotations
 
@@ -24,13 +28,16 @@ from .nudge import NudgeListener
 log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.5
 SWEEP_INTERVAL = 5.0
+GAP_SECONDS = 10.0
+MAX_NEW_GAPS = 1000  # a larger jump is left to the sweep rather than asked for id by id
 ERROR_PAUSE = 2.0
 
 
 class Waiter(Protocol):
     """Something the loop can sleep on: a NudgeListener, or a plain timer without one."""
 
-    def wait(self, timeout: float) -> bool: ...
+    def wait(self, timeout: float) -> bool:
+        """Sleep until woken or `timeout` seconds pass; True when woken."""
 
 
 class _Timer:
@@ -47,10 +54,12 @@ class LedgerFeed:
     """Feeds new ledger rows to the dispatcher from a thread of its own."""
 
     def __init__(self, db: Database, dispatcher: Dispatcher, listener: NudgeListener | None = None,
-                 poll_interval: float = POLL_INTERVAL, sweep_interval: float = SWEEP_INTERVAL) -> None:
+                 poll_interval: float = POLL_INTERVAL, sweep_interval: float = SWEEP_INTERVAL,
+                 gap_seconds: float = GAP_SECONDS) -> None:
         self.db, self.dispatcher, self.listener = db, dispatcher, listener
-        self.poll_interval, self.sweep_interval = poll_interval, sweep_interval
+        self.poll_interval, self.sweep_interval, self.gap_seconds = poll_interval, sweep_interval, gap_seconds
         self.cursor = 0
+        self.gaps: dict[int, float] = {}
         self._waiter: Waiter = listener or _Timer()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,6 +73,7 @@ class LedgerFeed:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
+                self.cursor = ledger.last_id(self.db)  # read first: what commits meanwhile, recovery sees
                 self.dispatcher.recover()
                 break
             except Exception:
@@ -84,10 +94,20 @@ class LedgerFeed:
                 self._stopped.wait(ERROR_PAUSE)
 
     def feed_new(self) -> int:
-        """Enqueue the queued rows above the cursor and move it; returns how many were taken."""
-        rows = ledger.list_waiting(self.db, after_id=self.cursor)
-        if rows:
-            self.cursor = max(self.cursor, rows[-1].id)
+        """Enqueue the queued rows above the cursor or in its gaps, move the cursor and note the ids
+        it skipped; returns how many rows were taken."""
+        now = time.monotonic()
+        self.gaps = {gap: since for gap, since in self.gaps.items() if now - since < self.gap_seconds}
+        rows = ledger.list_waiting(self.db, after_id=self.cursor, also_ids=self.gaps.keys())
+        seen = {row.id for row in rows}
+        for gap in seen.intersection(self.gaps):
+            del self.gaps[gap]
+        top = rows[-1].id if rows else self.cursor
+        if top > self.cursor:
+            skipped = top - self.cursor - sum(1 for row_id in seen if row_id > self.cursor)
+            if skipped <= MAX_NEW_GAPS:
+                self.gaps.update((gap, now) for gap in range(self.cursor + 1, top) if gap not in seen)
+            self.cursor = top
         return self._enqueue(rows)
 
     def sweep(self) -> int:

@@ -1,4 +1,4 @@
-"""The worker process's ledger feed on SQLite and PostgreSQL: new rows once, late ids by the sweep,
+"""The worker process's ledger feed on SQLite and PostgreSQL: new rows once, late commits at once,
 no row twice while it runs, nudges that wake it, and a webhook side that never fails for want of one."""
 from __future__ import annotations
 
@@ -70,20 +70,36 @@ def test_new_rows_are_enqueued_once_however_often_the_feed_looks(db, worker):
     assert ledger.status_counts(db) == {"done": 4}
 
 
-def test_a_lower_id_that_appears_after_the_cursor_passed_is_found_by_the_sweep(db, worker):
-    recorder, dispatcher = worker
+def _hide_then_commit_late(db, feed) -> tuple[list[int], int]:
+    """Rows 1-3 where 2 becomes visible only after the feed has read 1 and 3 (a late commit)."""
     first, late_id, third = add(db, 1), add(db, 2), add(db, 3)
-    feed = LedgerFeed(db, dispatcher)
-    with db.session() as session:  # the middle row is not visible yet when the cursor moves on
+    with db.session() as session:
         session.execute(InboundMessage.__table__.delete().where(InboundMessage.id == late_id))
     assert feed.feed_new() == 2 and feed.cursor == third
     with db.session() as session:
         session.add(InboundMessage(id=late_id, message_sid="SMlate", sender="+5511900000009", body="atrasada",
                                    media=[], status="queued", attempts=0))
+    return [first, late_id, third], late_id
+
+
+def test_a_lower_id_committed_after_the_cursor_passed_it_is_found_at_the_next_look(db, worker):
+    recorder, dispatcher = worker
+    feed = LedgerFeed(db, dispatcher)
+    ids, late_id = _hide_then_commit_late(db, feed)
+    assert feed.gaps.keys() == {late_id}
+    assert feed.feed_new() == 1 and feed.gaps == {}
+    assert dispatcher.wait_idle(10)
+    assert sorted(recorder.ran) == ids
+
+
+def test_a_row_later_than_its_gap_is_found_by_the_sweep(db, worker):
+    recorder, dispatcher = worker
+    feed = LedgerFeed(db, dispatcher, gap_seconds=0)
+    ids, _late_id = _hide_then_commit_late(db, feed)
     assert feed.feed_new() == 0
     assert feed.sweep() == 1
     assert dispatcher.wait_idle(10)
-    assert sorted(recorder.ran) == sorted([first, late_id, third])
+    assert sorted(recorder.ran) == ids
 
 
 def test_postgresql_ids_committed_out_of_order_are_not_lost(pg_db):
@@ -95,9 +111,9 @@ def test_postgresql_ids_committed_out_of_order_are_not_lost(pg_db):
                                 status="queued", attempts=0))
         slow.flush()
         fast_id = add(pg_db, 1, sender="+5511900000002")
-        assert feed.feed_new() == 1 and feed.cursor == fast_id
-    assert feed.feed_new() == 0
-    assert feed.sweep() == 1
+        assert feed.feed_new() == 1 and feed.cursor == fast_id and len(feed.gaps) == 1
+    assert feed.feed_new() == 1 and feed.gaps == {}  # the late row's own nudge finds it at once
+    assert feed.sweep() == 0
     assert dispatcher.wait_idle(10)
     assert len(recorder.ran) == 2 and ledger.status_counts(pg_db) == {"done": 2}
     dispatcher.stop()

@@ -12,7 +12,7 @@ import re
 import time
 from collections import defaultdict
 
-from ..appproc import GUNICORN_THREADS, WORKER_THREADS, AppProcess
+from ..appproc import GUNICORN_THREADS, GUNICORN_WORKERS, WORKER_THREADS, AppProcess
 from ..common import Run, app_env, pg_connections, postgres_database
 from ..load import TWILIO_TIMEOUT, Webhook, send_chains, sender_phone, webhook
 
@@ -76,7 +76,9 @@ def _measure(ctx: Run, url: str, mode: str, senders: int, per_sender: int, worke
     finished = max([figures.pop("last_answer_at")] + [h.done for h in hooks])
     span = finished - started if answered else float("nan")
     return {
-        "mode": mode, "server": f"gunicorn -w 1 --threads {http_threads}", "worker_threads": worker_threads,
+        "mode": mode, "server": (f"gunicorn -w {GUNICORN_WORKERS} --threads {http_threads} + python -m worker"
+                                 if mode == "rest" else f"gunicorn -w 1 --threads {http_threads}"),
+        "worker_threads": worker_threads,
         "senders": senders, "messages": len(hooks), "model_latency_s": MODEL_LATENCY,
         "answered_within_15s_share": round(sum(1 for h in hooks if h.ok and h.latency <= TWILIO_TIMEOUT)
                                            / len(hooks), 4),

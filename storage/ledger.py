@@ -164,6 +164,27 @@ def status_counts(db: Database) -> dict[str, int]:
         return {status: count for status, count in rows}
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What the worker has yet to answer: rows per status and when the oldest queued one arrived."""
+
+    counts: dict[str, int]
+    oldest_queued_at: datetime | None
+
+    def oldest_queued_seconds(self, now: datetime) -> float | None:
+        """How long the oldest queued message has waited (None when nothing waits)."""
+        return None if self.oldest_queued_at is None else max((now - self.oldest_queued_at).total_seconds(), 0.0)
+
+
+def backlog(db: Database) -> Backlog:
+    """Rows per status and the oldest queued arrival: the web cannot see the worker process, but a
+    queue that only grows, or a message waiting for minutes, says it is down or behind."""
+    counts = status_counts(db)
+    with db.transaction() as conn:
+        oldest = conn.execute(select(func.min(_LEDGER.c.received_at)).where(_LEDGER.c.status == "queued")).scalar()
+    return Backlog(counts, as_utc(oldest) if oldest is not None else None)
+
+
 def delete_sender_bodies(db: Database, sender: str) -> int:
     """LGPD erasure: keep only what idempotency needs (the MessageSid), blank text and media."""
     with db.session() as session:

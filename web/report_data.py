@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from storage import reports
+from common.clock import utcnow
+from storage import ledger, reports
 from storage.images import count_images, list_descriptions
 
 from . import params
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 THUMBNAIL_TTL = 3600
 CHART_DAYS = 30
 SEARCH_MODE = "portuguese_full_text"
+# A turn takes seconds (bursts of photos wait 3 s for quiet); a message queued for a minute means
+# the worker process is down or far behind.
+STALLED_AFTER_SECONDS = 60
 
 
 def media_url(services: "Services", key: str) -> str:
@@ -79,7 +83,18 @@ def build_report(services: "Services", args: Mapping[str, str]) -> dict[str, Any
         "users": _users(services, params.paging(args, 20, 100, prefix="users_"), owner),
         "todo_lists": _todos(services, params.paging(args, 20, 100, prefix="todos_"), owner),
         "messages_per_day": [{"day": day, "count": count} for day, count in sorted(per_day.items())],
+        "ledger": _ledger(services),
     }
+
+
+def _ledger(services: "Services") -> dict[str, Any]:
+    """Messages waiting for the worker, and how long the oldest has waited (a stuck worker shows here)."""
+    state = ledger.backlog(services.db)
+    waited = state.oldest_queued_seconds(utcnow())
+    return {"queued": state.counts.get("queued", 0), "processing": state.counts.get("processing", 0),
+            "failed": state.counts.get("failed", 0), "done": state.counts.get("done", 0),
+            "oldest_queued_seconds": round(waited, 1) if waited is not None else None,
+            "stalled": waited is not None and waited > STALLED_AFTER_SECONDS}
 
 
 def chart_bars(per_day: list[dict[str, Any]], width: int = 720, height: int = 180) -> dict[str, Any]:

@@ -145,3 +145,26 @@ def test_report_thumbnails_from_s3_are_presigned_and_allowed_by_the_csp(make_liv
     assert all(requests.get(url, timeout=10).content.startswith(b"\x89PNG") for url in urls)
     page = api(live, "GET", "/report")
     assert f"img-src 'self' data: {s3_server};" in page.headers["Content-Security-Policy"]
+
+
+def test_a_stuck_queue_shows_in_the_report(live):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from common.clock import utcnow
+    from storage import ledger
+    from storage.models import InboundMessage
+
+    data = api(live, "GET", "/get-report-data").json()["ledger"]
+    assert (data["queued"], data["done"], data["stalled"], data["oldest_queued_seconds"]) == (0, 3, False, None)
+    assert 'id="ledger-stalled"' not in api(live, "GET", "/report").text
+    # A row nobody enqueued, as if the worker process had been down for two minutes.
+    waiting = ledger.add_to_ledger(live.services.db, "SMstuck0001", ANA, "alguém aí?")
+    with live.services.db.session() as session:
+        session.execute(update(InboundMessage).where(InboundMessage.id == waiting)
+                        .values(received_at=utcnow() - timedelta(minutes=2)))
+    data = api(live, "GET", "/get-report-data").json()["ledger"]
+    assert data["queued"] == 1 and data["stalled"] is True and data["oldest_queued_seconds"] >= 120
+    page = api(live, "GET", "/report").text
+    assert 'id="ledger-stalled"' in page and "python -m worker" in page

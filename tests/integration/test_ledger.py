@@ -49,3 +49,23 @@ def test_bodies_are_sealed_at_rest_and_read_back(db):
     assert ledger.get_entry(db, entry_id).body == "minha-senha-super-secreta"
     ledger.redact_body(db, [entry_id])
     assert ledger.get_entry(db, entry_id).body == "[senha]"
+
+
+def test_backlog_counts_states_and_ages_the_oldest_queued_row(db):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from common.clock import utcnow
+    from storage.models import InboundMessage
+
+    assert ledger.backlog(db).oldest_queued_at is None
+    ids = [ledger.add_to_ledger(db, f"SMB{i}", "+5511900000001", str(i)) for i in range(4)]
+    ledger.mark_done(db, [ids[0]])
+    ledger.claim(db, [ids[1]])
+    with db.session() as session:
+        session.execute(update(InboundMessage).where(InboundMessage.id == ids[2])
+                        .values(received_at=utcnow() - timedelta(minutes=5)))
+    state = ledger.backlog(db)
+    assert state.counts == {"done": 1, "processing": 1, "queued": 2}
+    assert 299 <= state.oldest_queued_seconds(utcnow()) < 330

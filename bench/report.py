@@ -56,7 +56,7 @@ def _capacity_rows(figures: dict) -> list[tuple]:
     ratio = figures["ratio_rest_to_twiml"]
     rows.append(("Capacity, rest ÷ twiml", "messages answered per second", f"{_num(ratio)}×", "≥ 20×",
                  _mark(ratio >= 20)))
-    rows.append(("Memory", "peak RSS of the serving process during the capacity runs",
+    rows.append(("Memory", "peak RSS, summed over the app's processes (web and worker), during the capacity runs",
                  f"rest {_num(rest['peak_rss_mib'])} MiB · twiml {_num(twiml['peak_rss_mib'])} MiB", "(reported)",
                  INFO))
     return rows

@@ -21,7 +21,7 @@ from storage import users
 from storage.conversation import Flow, clear_flow
 from storage.ledger import REDACTED
 
-from .auth import CANCEL, ask, cpf_in_message, current_user, login, logout, sign_out, start_login
+from .auth import CANCEL, SPOKEN_PASSWORD, ask, cpf_in_message, current_user, login, logout, sign_out, start_login
 from .errors import ToolRefusal, tool_errors
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def registration_step(ctx: TurnContext, flow: Flow) -> Reply:
 def finish_registration(ctx: TurnContext, data: dict) -> str:
     """Hash the password just typed and create the account; the password never leaves this function."""
     if ctx.turn.spoken:
-        return _ask(ctx, "register:password", data, "Por segurança, a senha precisa ser digitada, não falada.")
+        return _ask(ctx, "register:password", data, SPOKEN_PASSWORD)
     password = ctx.turn.raw_text.strip()
     problem = password_problem(password)
     if problem:

@@ -37,6 +37,8 @@ NO_ACCOUNT = ("Este número ainda não tem cadastro. Envie *NÃO POSSUO CADASTRO
 WRONG = "CPF ou senha incorretos. Envie *login* para tentar de novo."
 CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|desistir|parar)\s*[.!]*\s*$", re.I)
 HINT = "\n(Envie *cancelar* para desistir.)"
+# A voice note sent as a password holds it: it is refused and deleted (worker/turns.py), never tried.
+SPOKEN_PASSWORD = "Por segurança, a senha precisa ser digitada, não falada; apaguei o áudio."
 
 
 def ask(ctx: TurnContext, step: str, question: str, data: dict, before: str = "") -> str:
@@ -106,6 +108,8 @@ def login_step(ctx: TurnContext, flow: Flow) -> Reply:
 def check_password(ctx: TurnContext, cpf: str) -> str:
     """Verify CPF + password for the sender's phone, record the attempt and apply the lockout."""
     db, profile, phone = ctx.services.db, ctx.services.config.password_hash_profile, ctx.sender
+    if ctx.turn.spoken:
+        return ask(ctx, "login:password", "Digite sua senha (ela não passa pela IA).", {"cpf": cpf}, SPOKEN_PASSWORD)
     clear_flow(db, phone)
     password = ctx.turn.raw_text.strip()
     until = users.locked_until(db, phone, cpf)
@@ -114,7 +118,7 @@ def check_password(ctx: TurnContext, cpf: str) -> str:
         return locked_text(until)
     user = users.get_user_by_cpf(db, cpf)
     stored = users.password_hash_of(db, user.id) if user is not None and user.phone == phone else None
-    if stored and not ctx.turn.spoken:
+    if stored:
         ok = verify_password(stored, password)
     else:
         spend_verify_time(password, profile)

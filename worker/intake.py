@@ -14,6 +14,7 @@ from channels.media import MediaRejected
 from common.cpf import is_valid_cpf, mask_cpfs_in_text, normalize_cpf
 from common.cpf import _CPF_IN_TEXT as CPF_PATTERN
 from storage import images
+from storage.conversation import get_flow
 from storage.ledger import LedgerEntry
 from storage.media import make_key
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 NO_TWILIO = "Recebi um arquivo, mas este servidor não tem credenciais do Twilio para baixá-lo."
 
 
-def _attach(services: "Services", entry: LedgerEntry, turn: Turn) -> None:
+def _attach(services: "Services", entry: LedgerEntry, turn: Turn, password_expected: bool) -> None:
     """Download, check and keep each media item of an entry, once (a retried turn reuses what it kept)."""
     if not entry.media:
         return
@@ -37,7 +38,10 @@ def _attach(services: "Services", entry: LedgerEntry, turn: Turn) -> None:
             turn.image_ids.append(record.id)
         else:
             turn.audio_ids.append(record.id)
-            _transcribe_into(services, record, turn)
+            if password_expected:
+                turn.spoken = True  # may hold the password: never sent to Whisper; the flow refuses it
+            else:
+                _transcribe_into(services, record, turn)
 
 
 def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) -> "images.MediaRecord | None":
@@ -76,14 +80,21 @@ def _transcribe_into(services: "Services", record: images.MediaRecord, turn: Tur
     turn.raw_text = "\n".join(filter(None, [turn.raw_text, text]))
 
 
+def _password_expected(services: "Services", sender: str) -> bool:
+    """Whether the sender's pending flow is waiting for a password (registration or login)."""
+    flow = get_flow(services.db, sender)
+    return flow is not None and flow.name.endswith(":password")
+
+
 def build_turn(services: "Services", entries: list[LedgerEntry]) -> Turn:
     """One Turn from a sender's entries (one text, or a burst of media messages)."""
     first = entries[0]
     turn = Turn(sender=first.sender, text="", profile_name=first.profile_name,
                 message_sids=[e.message_sid for e in entries], ledger_ids=[e.id for e in entries])
     turn.raw_text = "\n".join(e.body for e in entries if e.body.strip())
+    password_expected = any(e.media for e in entries) and _password_expected(services, first.sender)
     for entry in entries:
-        _attach(services, entry, turn)
+        _attach(services, entry, turn, password_expected)
     turn.cpfs = [normalize_cpf(m.group(1)) for m in CPF_PATTERN.finditer(turn.raw_text) if is_valid_cpf(m.group(1))]
     turn.text = mask_cpfs_in_text(turn.raw_text)
     return turn

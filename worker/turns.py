@@ -5,10 +5,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from agent.runtime import Assistant
-from agent.turn import Reply
+from agent.turn import Reply, Turn
 from channels.twilio_outbound import SendFailed
 from common.cpf import mask_cpfs_in_text
-from storage import ledger
+from storage import images, ledger
 from storage.ledger import REDACTED, LedgerEntry
 
 from .intake import build_turn
@@ -33,6 +33,7 @@ class TurnProcessor:
         turn = build_turn(self.services, entries)
         reply = self.assistant.respond(turn)
         if reply.secret:
+            self._forget_voice_notes(turn)
             ledger.redact_body(self.services.db, [e.id for e in entries])
         self._log_inbound(entries, reply)
         return reply
@@ -49,6 +50,14 @@ class TurnProcessor:
             return
         note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
         ledger.mark_done(self.services.db, ids, note)
+
+    def _forget_voice_notes(self, turn: Turn) -> None:
+        """A voice note sent where a password was expected may hold it: its audio and transcript go."""
+        for key in images.delete_media(self.services.db, turn.sender, turn.audio_ids):
+            try:
+                self.services.media.delete(key)
+            except Exception:
+                log.exception("could not delete the voice note %s sent at a password prompt", key)
 
     def _log_inbound(self, entries: list[LedgerEntry], reply: Reply) -> None:
         chatlog = self.services.chatlog

@@ -149,3 +149,25 @@ def test_logout_ends_the_session(live_app, openai_server, twilio_server):
     assert "saiu da conta" in chat.say("quero sair da conta")
     assert "Envie *login*" in chat.say("minhas listas")
     assert DEFAULT_PASSWORD not in chat.render()
+
+
+def test_a_spoken_password_is_never_transcribed_tried_or_kept(live_app, openai_server, twilio_server):
+    from storage.models import MediaObject
+    from tests.fixtures.media import voice_note
+
+    db = live_app.services.db
+    make_user(db, ALICE, cpf=CPF, password=PASSWORD, logged_in=False)
+    openai_server.on(r"quero entrar", tool("login"))
+    openai_server.transcript_text = f"minha senha é {PASSWORD}"
+    chat = _chat(live_app, twilio_server)
+    assert "digite sua senha" in chat.say(f"quero entrar, meu CPF é {CPF}")
+    note = twilio_server.add_media(None, voice_note("ogg"), "audio/ogg")
+    answer = chat.say("", media=[(note, "audio/ogg")])
+    assert "precisa ser digitada" in answer and "apaguei o áudio" in answer
+    assert openai_server.transcriptions == [], "a voice note sent as a password went to Whisper"
+    assert users.login_attempts(db, ALICE) == [], "a voice note counted as a login attempt"
+    with db.session() as session:
+        assert session.scalars(select(MediaObject).where(MediaObject.owner == ALICE)).all() == []
+    assert not [path for path in live_app.config.media_dir.rglob("*") if path.is_file()]
+    assert "Login feito" in chat.say(PASSWORD), "the login should still wait for the typed password"
+    assert PASSWORD not in json.dumps(openai_server.chat_requests())

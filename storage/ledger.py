@@ -179,10 +179,11 @@ class Backlog:
 def backlog(db: Database) -> Backlog:
     """Rows per status and the oldest queued arrival: the web cannot see the worker process, but a
     queue that only grows, or a message waiting for minutes, says it is down or behind."""
-    counts = status_counts(db)
     with db.transaction() as conn:
-        oldest = conn.execute(select(func.min(_LEDGER.c.received_at)).where(_LEDGER.c.status == "queued")).scalar()
-    return Backlog(counts, as_utc(oldest) if oldest is not None else None)
+        rows = conn.execute(select(_LEDGER.c.status, func.count(), func.min(_LEDGER.c.received_at))
+                            .group_by(_LEDGER.c.status)).all()
+    oldest = next((first for status, _, first in rows if status == "queued"), None)
+    return Backlog({status: count for status, count, _ in rows}, as_utc(oldest) if oldest is not None else None)
 
 
 def delete_sender_bodies(db: Database, sender: str) -> int:

@@ -7,35 +7,26 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg2
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
 from storage.media.s3 import make_client
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER
+from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 
 pytestmark = pytest.mark.slow
-
-
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 @pytest.fixture
 def pg_behind_proxy():
     """(proxy, URL of a fresh database reached through it); the database is dropped afterwards."""
     name = f"wa_readyz_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    admin_sql(f'CREATE DATABASE "{name}"')
     proxy = TcpProxy(PG_HOST, PG_PORT).start()
     yield proxy, f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{proxy.port}/{name}"
     proxy.stop()
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -6,26 +6,17 @@ import time
 import uuid
 from datetime import timedelta
 
-import psycopg2
 import pytest
 import requests
 from sqlalchemy import event
 
 from common.clock import utcnow
 from storage.seed import NewDescription, bulk_insert_descriptions
-from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER
+from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 
 pytestmark = pytest.mark.slow
 IMAGES = 100_000
 WORDS = ["praia", "cachorro", "bolo", "montanha", "festa", "gato", "carro", "jardim"]
-
-
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,9 +26,9 @@ def database_env(request) -> dict:
         yield {}
         return
     name = f"wa_scale_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    admin_sql(f'CREATE DATABASE "{name}"')
     yield {"DATABASE_URL": f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"}
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _rows(now):

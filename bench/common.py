@@ -4,16 +4,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg2
 
 from .appproc import WORKER_THREADS
 from .fakes import FakesProcess
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
@@ -85,6 +89,19 @@ def scratch_dir(keep: bool = False) -> Iterator[Path]:
     finally:
         if not keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def wait_done(db: "Database", sid: str, timeout: float = 30.0, interval: float = 0.001) -> str:
+    """Poll the ledger until the message `sid` is done or failed; its status, or "timeout"."""
+    from storage import ledger
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entry = ledger.get_by_sid(db, sid)
+        if entry is not None and entry.status in ("done", "failed"):
+            return entry.status
+        time.sleep(interval)
+    return "timeout"
 
 
 def sqlite_url(data_dir: Path) -> str:

@@ -13,15 +13,13 @@ import asyncio
 import base64
 import json
 import re
-import time
 from pathlib import Path
 
-from storage import ledger
 from storage.db import Database
 from tests.fixtures.media import make_jpeg
 
 from ..appproc import AppProcess
-from ..common import Run, app_env, seed_users, sqlite_url
+from ..common import Run, app_env, seed_users, sqlite_url, wait_done
 from ..load import send, sender_phone, webhook
 
 TITLE = "Model economy"
@@ -66,16 +64,6 @@ def prompt_text(body: dict) -> str:
     return "".join(parts)
 
 
-def _wait_done(db: Database, sid: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entry = ledger.get_by_sid(db, sid)
-        if entry is not None and entry.status in ("done", "failed"):
-            return entry.status
-        time.sleep(0.01)
-    return "timeout"
-
-
 def _turn(ctx: Run, app: AppProcess, db: Database, kind: str, sender: str, i: int) -> tuple[list[dict], int, str]:
     text, media_type, _steps = TURNS[kind]
     media = []
@@ -90,7 +78,7 @@ def _turn(ctx: Run, app: AppProcess, db: Database, kind: str, sender: str, i: in
     before = ctx.fakes.call("count")
     hook = webhook(app.port, sender, text.format(i=i), media)
     asyncio.run(send(app.port, hook))
-    status = _wait_done(db, hook.sid)
+    status = wait_done(db, hook.sid, interval=0.01)
     after = ctx.fakes.call("model_requests", since=before["model_calls"])
     return after["requests"], after["transcriptions"] - before["transcriptions"], status
 

@@ -1,21 +1,20 @@
 """Own overhead: with a model that answers at once, the CPU and wall time per message that is ours.
 
 Messages go one at a time (20 senders in turn, so history builds up as in real use), each waited
-for until its ledger row is done. CPU is the serving process's CPU clock across that span
-(webhook, ledger, worker, agent set-up, tools, storage, reply, chat log); wall is webhook sent ->
+for until its ledger row is done. CPU is the CPU clock of the app's processes (web and worker)
+across that span (webhook, ledger, worker, agent set-up, tools, storage, reply, chat log); wall is
+webhook sent ->
 reply at the fake Twilio, minus the time the fake model spent serving its requests.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
-from storage import ledger
 from storage.db import Database
 
 from ..appproc import AppProcess
-from ..common import Run, app_env, postgres_database, seed_users, sqlite_url
+from ..common import Run, app_env, postgres_database, seed_users, sqlite_url, wait_done
 from ..load import send, sender_phone, webhook
 from ..stats import percentile
 
@@ -27,23 +26,13 @@ TODO_STEPS = [{"tool": "make_todo_list", "args": {"title": "Semana", "items": ["
               {"text": "Pronto! Sua lista está salva."}]
 
 
-def _wait_done(db: Database, sid: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entry = ledger.get_by_sid(db, sid)
-        if entry is not None and entry.status in ("done", "failed"):
-            return entry.status
-        time.sleep(0.001)
-    return "timeout"
-
-
 def _one_message(ctx: Run, app: AppProcess, db: Database, sender: str, body: str, delivered: int) -> dict:
     hook = webhook(app.port, sender, body)
     timings_before = len(ctx.fakes.call("timings")["timings"])
     cpu_before, started = app.cpu_seconds(), time.monotonic()
     asyncio.run(send(app.port, hook))
     arrived = ctx.fakes.call("wait", count=delivered + 1, timeout=30)["at"]
-    status = _wait_done(db, hook.sid)
+    status = wait_done(db, hook.sid)
     cpu = app.cpu_seconds() - cpu_before
     served = ctx.fakes.call("timings", since=timings_before)["timings"]
     model = sum(seconds for _start, seconds in served)

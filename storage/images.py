@@ -153,17 +153,15 @@ def set_transcript(db: Database, media_id: int, text: str | None = None, error: 
         return result.rowcount > 0
 
 
-def delete_media(db: Database, owner: str, media_ids: list[int]) -> list[str]:
-    """Delete these media rows of `owner` (e.g. a voice note that held a password); returns the
-    store keys whose bytes the caller must delete too."""
+def delete_voice_notes(db: Database, owner: str, media_ids: list[int]) -> list[str]:
+    """Delete these voice notes of `owner` (e.g. one that held a password); returns the store keys
+    whose bytes the caller must delete too."""
     if not media_ids:
         return []
+    mine = (MediaObject.id.in_(media_ids), MediaObject.owner == owner, MediaObject.kind == AUDIO)
     with db.session() as session:
-        rows = session.scalars(select(MediaObject).where(MediaObject.id.in_(media_ids),
-                                                         MediaObject.owner == owner)).all()
-        keys = [row.key for row in rows]
-        session.execute(delete(ImageLink).where(ImageLink.media_id.in_([row.id for row in rows])))
-        session.execute(delete(MediaObject).where(MediaObject.id.in_([row.id for row in rows])))
+        keys = list(session.scalars(select(MediaObject.key).where(*mine)))
+        session.execute(delete(MediaObject).where(*mine))
     return keys
 
 

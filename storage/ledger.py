@@ -120,15 +120,6 @@ def redact_body(db: Database, entry_ids: Iterable[int], replacement: str = REDAC
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def unfinished(db: Database) -> list[LedgerEntry]:
-    """Rows still queued or processing (after a crash), oldest first."""
-    with db.session() as session:
-        rows = session.scalars(select(InboundMessage)
-                               .where(InboundMessage.status.in_(("queued", "processing")))
-                               .order_by(InboundMessage.id)).all()
-        return [_entry(r) for r in rows]
-
-
 @dataclass(frozen=True)
 class WaitingRow:
     """A ledger row waiting for the worker, without its (sealed) body."""
@@ -159,9 +150,7 @@ def last_id(db: Database) -> int:
 
 def status_counts(db: Database) -> dict[str, int]:
     """How many ledger rows are in each status."""
-    with db.session() as session:
-        rows = session.execute(select(InboundMessage.status, func.count()).group_by(InboundMessage.status)).all()
-        return {status: count for status, count in rows}
+    return backlog(db).counts
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class TurnProcessor:
 
     def _forget_voice_notes(self, turn: Turn) -> None:
         """A voice note sent where a password was expected may hold it: its audio and transcript go."""
-        for key in images.delete_media(self.services.db, turn.sender, turn.audio_ids):
+        for key in images.delete_voice_notes(self.services.db, turn.sender, turn.audio_ids):
             try:
                 self.services.media.delete(key)
             except Exception:

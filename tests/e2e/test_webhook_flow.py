@@ -75,7 +75,7 @@ def test_one_sender_in_order_while_another_runs_in_parallel(live_app, openai_ser
 def test_a_turn_left_processing_by_a_crash_is_finished_after_restart(make_live_app, twilio_server):
     crashed = make_live_app(start_worker=False)
     assert crashed.send(ALICE, "mensagem antes do crash").status_code == 200
-    entry = ledger.get_by_sid(crashed.services.db, ledger.unfinished(crashed.services.db)[0].message_sid)
+    entry = ledger.list_waiting(crashed.services.db, with_processing=True)[0]
     ledger.claim(crashed.services.db, [entry.id])
     assert ledger.get_entry(crashed.services.db, entry.id).status == "processing"
     restarted = make_live_app()

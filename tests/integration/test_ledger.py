@@ -25,7 +25,7 @@ def test_unfinished_rows_come_back_oldest_first(db):
     ids = [ledger.add_to_ledger(db, f"SM{i}", "+5511900000001", str(i)) for i in range(3)]
     ledger.claim(db, [ids[1]])
     ledger.mark_done(db, [ids[2]])
-    assert [e.id for e in ledger.unfinished(db)] == ids[:2]
+    assert [row.id for row in ledger.list_waiting(db, with_processing=True)] == ids[:2]
 
 
 def test_secret_bodies_are_redacted_and_erasure_keeps_the_sid(db):

@@ -3,7 +3,6 @@ chromedriver (nothing downloaded). Saves test-artifacts/dashboard.png."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest

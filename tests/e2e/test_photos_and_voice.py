@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from storage.models import ImageDescription, ImageLink, MediaObject
 from tests.factories import make_user
 from tests.fakes.openai_server import message_text, say, tool
-from tests.fixtures.app import wait_until
 from storage.media.s3 import make_client
 from tests.fixtures.media import make_jpeg, make_large_png, make_png, voice_note
 from tests.fixtures.stores import S3_KEY, S3_SECRET

@@ -1,10 +1,11 @@
 """Users, login attempts, the lockout window and to-do lists, on SQLite and PostgreSQL."""
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
 from common.clock import utcnow
 from storage import todos, users
+from storage.db import Database
 from tests.factories import make_user, valid_cpf
 
 ALICE, BOB = "+5511999990001", "+5511999990002"
@@ -19,6 +20,28 @@ def test_one_phone_one_account_and_unique_cpf(db):
     with pytest.raises(users.AccountExists) as same_cpf:
         users.create_user(db, BOB, "Bob", valid_cpf(1), "hash")
     assert same_cpf.value.field == "cpf"
+
+
+def test_a_lookup_by_phone_or_cpf_gives_the_record_registration_and_login_gave(db):
+    created = users.create_user(db, ALICE, "Ana", valid_cpf(1), "hash")
+    assert users.get_user_by_phone(db, ALICE) == created == users.get_user_by_cpf(db, valid_cpf(1))
+    logged = users.mark_logged_in(db, created.id, timedelta(hours=2))
+    found = users.get_user_by_phone(db, ALICE)
+    assert found == logged == users.get_user_by_cpf(db, valid_cpf(1))
+    assert all(at.tzinfo is timezone.utc for at in (found.created_at, found.last_login_at, found.logged_in_until))
+    assert users.get_user_by_phone(db, BOB) is None and users.get_user_by_cpf(db, valid_cpf(2)) is None
+
+
+def test_times_come_back_in_utc_whatever_the_postgresql_session_zone(pg_db):
+    created = users.create_user(pg_db, ALICE, "Ana", valid_cpf(1), "hash")
+    made = todos.create_list(pg_db, ALICE, "Semana", ["correr"])
+    elsewhere = Database(pg_db.url + "?options=-ctimezone%3DAmerica/Sao_Paulo")
+    try:
+        found, listed = users.get_user_by_phone(elsewhere, ALICE), todos.get_list(elsewhere, ALICE)
+    finally:
+        elsewhere.dispose()
+    assert found == created and found.created_at.tzinfo is timezone.utc
+    assert listed == made and listed.created_at.tzinfo is timezone.utc
 
 
 def test_login_session_expires_and_logout_ends_it(db):
@@ -88,6 +111,21 @@ def test_lists_are_numbered_per_owner_and_ticked_state_is_stored(db):
     undone, _ = todos.set_items_done(db, ALICE, 2, [2], done=False)
     assert not undone.items[1].done and undone.items[1].done_at is None
     assert todos.set_items_done(db, BOB, 2, [1]) == (None, [1])
+
+
+def test_a_new_list_is_the_record_get_list_reads_back(db):
+    todos.create_list(db, BOB, "Do Bob", ["algo"])
+    made = todos.create_list(db, ALICE, "  " + "T" * 250, [" correr ", "", "  ", "ler"], "  Vai!  ")
+    assert made == todos.get_list(db, ALICE, 1) == todos.get_list(db, ALICE) == todos.lists_of(db, ALICE)[0]
+    assert (made.number, made.title, made.motivation) == (1, "T" * todos.TITLE_LIMIT, "Vai!")
+    assert [(i.position, i.text, i.done, i.done_at) for i in made.items] == [(1, "correr", False, None),
+                                                                             (2, "ler", False, None)]
+    assert made.created_at.tzinfo is timezone.utc
+    second = todos.create_list(db, ALICE, "Mercado", ["pão"], "   ")
+    assert second.number == 2 and second.motivation is None and second == todos.get_list(db, ALICE, 2)
+    with pytest.raises(ValueError):
+        todos.create_list(db, ALICE, "Vazia", ["", "  "])
+    assert todos.count_lists(db, ALICE) == 2
 
 
 def test_erasure_removes_a_users_lists_account_and_logins(db):

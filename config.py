@@ -41,6 +41,7 @@ class Config:
     aws_region: str = "us-east-1"
     session_db: Path = Path("./data/sessions.db")
     history_runs: int = 5
+    session_max_runs: int = 50
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o"
@@ -213,6 +214,11 @@ def build_config(env: Mapping[str, str]) -> Config:
     worker_nice = _int(env, "WORKER_NICE", 5, minimum=0)
     if worker_nice > 19:
         raise ConfigError(f"WORKER_NICE must be between 0 and 19, got {worker_nice}")
+    history_runs = _int(env, "HISTORY_RUNS", 5, minimum=0)
+    session_max_runs = _int(env, "SESSION_MAX_RUNS", 50, minimum=0)
+    if 0 < session_max_runs <= history_runs:
+        raise ConfigError(f"SESSION_MAX_RUNS must be 0 (keep every run) or more than HISTORY_RUNS ({history_runs}), "
+                          f"got {session_max_runs}")
     log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -230,7 +236,8 @@ def build_config(env: Mapping[str, str]) -> Config:
         aws_secret_access_key=_get(env, "AWS_SECRET_ACCESS_KEY"),
         aws_region=_get(env, "AWS_REGION") or "us-east-1",
         session_db=Path(_get(env, "SESSION_DB") or data_dir / "sessions.db"),
-        history_runs=_int(env, "HISTORY_RUNS", 5, minimum=0),
+        history_runs=history_runs,
+        session_max_runs=session_max_runs,
         openai_api_key=_get(env, "OPENAI_API_KEY"),
         openai_base_url=_url(env, "OPENAI_BASE_URL", None),
         openai_model=_get(env, "OPENAI_MODEL") or "gpt-4o",

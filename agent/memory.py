@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agno.db.sqlite import SqliteDb
+from sqlalchemy import bindparam, column, func, select, table
 
 DELETE_BATCH = 500
 KEPT = ("chat_log", "users", "logins", "images", "todo_lists")
@@ -92,6 +93,38 @@ def list_memory(db: SqliteDb, page: int = 1, per_page: int = 20, session_id: str
     rows, total = db.get_sessions(deserialize=False, limit=per_page, page=page, sort_by="updated_at",
                                   sort_order="desc", include_runs=True)
     return [_summary(row, max_messages) for row in rows], total
+
+
+def _runs_table(db: SqliteDb):
+    return table(db.runs_table_name, column("run_id"), column("session_id"), column("run_index"),
+                 column("created_at"))
+
+
+def trim_session(db: SqliteDb, session_id: str, most: int, keep: int) -> int:
+    """Once a session holds more than `most` runs, delete its oldest so the newest `keep` remain.
+
+    agno reads every stored run of a session on each turn, so without a bound a sender's turns get
+    slower for as long as they keep talking (and their messages sit in two stores). The chat log
+    keeps the whole conversation for recall_history. agno files a new run under its position in the
+    loaded list, so the survivors are renumbered 0..keep-1 in the same transaction: otherwise the
+    next run would sort before them and the model would read its history out of order. Returns the
+    number of runs deleted; `most` of 0 keeps everything."""
+    if most <= 0:
+        return 0
+    runs = _runs_table(db)
+    with db.db_engine.begin() as conn:
+        held = conn.execute(select(func.count()).select_from(runs).where(runs.c.session_id == session_id)).scalar()
+        if not held or held <= most:
+            return 0
+        ids = conn.execute(select(runs.c.run_id).where(runs.c.session_id == session_id)
+                           .order_by(runs.c.run_index, runs.c.created_at, runs.c.run_id)).scalars().all()
+        cut = max(len(ids) - keep, 0)
+        for start in range(0, cut, DELETE_BATCH):
+            conn.execute(runs.delete().where(runs.c.run_id.in_(ids[start:min(start + DELETE_BATCH, cut)])))
+        if ids[cut:]:
+            conn.execute(runs.update().where(runs.c.run_id == bindparam("id")).values(run_index=bindparam("position")),
+                         [{"id": run_id, "position": position} for position, run_id in enumerate(ids[cut:])])
+    return cut
 
 
 def _user_memory_ids(db: SqliteDb, user_id: str | None) -> list[str]:

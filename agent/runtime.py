@@ -18,8 +18,9 @@ from tools.images import waiting_images
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext
-from .model import AssistantChatModel
 from .flows import handle_pending_flow
+from .memory import trim_session
+from .model import AssistantChatModel
 from .prompts import load_prompt
 from .turn import Reply, Turn
 
@@ -90,6 +91,17 @@ class Assistant:
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
                      post_hooks=[forget_system_prompt], markdown=False, telemetry=False)
 
+    def trim_memory(self, sender: str) -> None:
+        """Keep the sender's session within SESSION_MAX_RUNS (half of it once the bound is passed).
+
+        A failure only delays the trim to a later turn; the answer is never held back by it."""
+        config = self.services.config
+        try:
+            trim_session(self.session_db, sender, config.session_max_runs,
+                         keep=max(config.history_runs, config.session_max_runs // 2))
+        except Exception:
+            log.warning("could not trim the session memory of %s", sender[-4:], exc_info=True)
+
     def _run_model(self, ctx: TurnContext) -> Reply:
         turn = ctx.turn
         try:
@@ -98,6 +110,7 @@ class Assistant:
         except Exception:
             log.exception("agent run raised for a turn of %s", turn.sender[-4:])
             run = None
+        self.trim_memory(turn.sender)
         if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
             status = getattr(run, "status", None)
             log.warning("model run failed (status=%s); answering in command mode", status)

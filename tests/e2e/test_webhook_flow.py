@@ -152,3 +152,20 @@ def test_stored_runs_leave_the_system_prompt_out_and_history_still_works(live_ap
     assert [m["role"] for m in second][1:] == ["user", "assistant", "user"]
     assert second[0]["role"] in ("system", "developer") and "WhatsApp" in message_text(second[0])
     assert message_text(second[1]) == "primeira pergunta" and message_text(second[2]) == "Resposta um."
+
+
+def test_session_memory_is_trimmed_and_history_stays_in_order(make_live_app, openai_server, twilio_server):
+    live = make_live_app(HISTORY_RUNS="2", SESSION_MAX_RUNS="4")
+    for i in range(1, 10):
+        live.send(ALICE, f"mensagem {i}")
+        twilio_server.wait_for(i, to=f"whatsapp:{ALICE}", timeout=15)
+        live.wait_idle()
+        if i >= 3:
+            history = [message_text(m) for m in openai_server.chat_requests()[-1]["messages"][1:]]
+            assert history == [f"mensagem {i - 2}", f"Eco: mensagem {i - 2}", f"mensagem {i - 1}",
+                               f"Eco: mensagem {i - 1}", f"mensagem {i}"], f"turn {i}"
+    runs, total = live.services.session_db.get_runs(session_id=ALICE, deserialize=False)
+    assert total == 3, "trimmed to 2 at the 5th and 8th turns, then one more run"
+    assert [run["run_index"] for run in runs] == [0, 1, 2]
+    assert [run["run_data"]["messages"][0]["content"] for run in runs] == ["mensagem 7", "mensagem 8", "mensagem 9"]
+    assert live.services.chatlog.count(ALICE) == 18, "the chat log keeps the whole conversation"

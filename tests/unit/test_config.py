@@ -9,6 +9,7 @@ from config import Config, ConfigError, build_config
 def test_defaults_are_the_embedded_ones(tmp_path):
     config = build_config({"DATA_DIR": str(tmp_path)})
     assert (config.host, config.port, config.history_runs, config.search_limit) == ("127.0.0.1", 5000, 5, 5)
+    assert config.session_max_runs == 50
     assert config.database_url == f"sqlite:///{tmp_path.as_posix()}/app.db"
     assert config.session_db == tmp_path / "sessions.db"
     assert config.media_dir == tmp_path / "media"
@@ -36,7 +37,7 @@ def test_database_url_wins_over_postgres_variables(tmp_path):
     ("PORT", "http"), ("HISTORY_RUNS", "-1"), ("SEARCH_LIMIT", "0"), ("REPLY_MODE", "sms"),
     ("TWILIO_VALIDATE_SIGNATURE", "maybe"), ("OPENAI_BASE_URL", "localhost:8000"),
     ("TWILIO_API_BASE_URL", "ftp://x"), ("AUTH_TTL_HOURS", "zero"), ("DATABASE_URL", "just-a-name"),
-    ("POSTGRES_DB_HOST", "db"),
+    ("POSTGRES_DB_HOST", "db"), ("SESSION_MAX_RUNS", "5"), ("SESSION_MAX_RUNS", "-1"),
 ])
 def test_a_wrong_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name if name != "POSTGRES_DB_HOST" else "POSTGRES_DB_NAME"):
@@ -60,3 +61,7 @@ def test_the_secret_key_is_generated_once_and_kept(tmp_path):
 def test_whatsapp_number_gets_its_prefix(tmp_path):
     config = build_config({"DATA_DIR": str(tmp_path), "TWILIO_WHATSAPP_NUMBER": "+14155238886"})
     assert config.twilio_whatsapp_number == "whatsapp:+14155238886"
+
+
+def test_session_max_runs_of_zero_keeps_every_run(tmp_path):
+    assert build_config({"DATA_DIR": str(tmp_path), "SESSION_MAX_RUNS": "0"}).session_max_runs == 0

@@ -3,6 +3,7 @@ worker process), `flask --app app worker` (same as `python -m worker`), and
 `flask --app app chat --phone +55...` to talk to the assistant from the terminal."""
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -131,12 +132,20 @@ def serve(app: Flask, host: str, port: int) -> None:
     an acknowledgement's time in the bench (python -m bench --only ack)."""
     _ThreadingServer.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    settle_heap()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze what start-up built (modules, app, clients) out of the garbage
+    collector's reach: its full collections walked those objects again and again, stalling requests."""
+    gc.collect()
+    gc.freeze()
 
 
 def _leave(signum: int, _frame: object) -> None:

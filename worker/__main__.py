@@ -34,7 +34,7 @@ def open_listener(config: Config) -> NudgeListener | None:
 
 def run(config: Config) -> None:
     """Serve the ledger until SIGTERM/SIGINT (or until the parent `python app.py` is gone)."""
-    from app import configure_logging
+    from app import configure_logging, settle_heap
     from services import build_services
     from worker.runtime import AssistantRuntime
 
@@ -49,6 +49,8 @@ def run(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runtime = AssistantRuntime(build_services(config))
+    runtime.assistant.warm_up()
+    settle_heap()
     listener = open_listener(config)
     feed = LedgerFeed(runtime.services.db, runtime.dispatcher, listener).start()
     log.info("worker process %d started: %d turn threads, nice %d, nudges at %s", os.getpid(),

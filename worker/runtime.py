@@ -32,6 +32,7 @@ class AssistantRuntime:
 
     def start(self) -> None:
         """Start taking work, beginning with what a crash left in the ledger."""
+        self.assistant.warm_up()
         self.dispatcher.recover()
 
     def answer_inline(self, entry_id: int, sender: str) -> str:

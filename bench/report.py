@@ -72,6 +72,15 @@ def _overhead_rows(figures: dict) -> list[tuple]:
             rows.append((f"Own overhead, {run['server']} ({run['database']})",
                          f"{label}, model at 0 s, {s['messages']} messages", result, "< 15 ms median",
                          _mark(s["cpu_median_ms"] < 15 and s["wall_median_ms"] < 15 and s["failed"] == 0)))
+    for run in figures.get("long_history", []):
+        bound = run["session_max_runs"]
+        setting = "SESSION_MAX_RUNS=0 (every run kept)" if bound == 0 else f"SESSION_MAX_RUNS={bound} (default)"
+        for kind, label in (("first", "each sender's first turn"), ("chat", "chat turns after it")):
+            s = run[kind]
+            rows.append((f"Own overhead, {run['server']} ({run['database']}), {run['history']:,} runs stored",
+                         f"{label}, {setting}, {s['messages']} messages",
+                         f"CPU {_num(s['cpu_median_ms'])} (p95 {_num(s['cpu_p95_ms'])}) ms · wall "
+                         f"{_num(s['wall_median_ms'])} (p95 {_num(s['wall_p95_ms'])}) ms", "(reported)", INFO))
     return rows
 
 

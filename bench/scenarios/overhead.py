@@ -5,11 +5,18 @@ for until its ledger row is done. CPU is the CPU clock of the app's processes (w
 across that span (webhook, ledger, worker, agent set-up, tools, storage, reply, chat log); wall is
 webhook sent ->
 reply at the fake Twilio, minus the time the fake model spent serving its requests.
+
+A second measurement gives every sender a long history first (1,000 stored runs, copies of its
+own last run) and compares chat turns with every run kept (SESSION_MAX_RUNS=0) and with the
+default bound: agno reads all of a session's stored runs on each turn. Each sender's first turn
+after that (a cold read, and with the bound the trim) is reported apart from the turns that follow.
 """
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from pathlib import Path
 
 from storage.db import Database
 
@@ -21,9 +28,14 @@ from ..stats import percentile
 TITLE = "Own overhead"
 SENDERS = 20
 WARMUP = 10
+LONG_HISTORY = 1000
 TODO_STEPS = [{"tool": "make_todo_list", "args": {"title": "Semana", "items": ["Planejar", "Treinar", "Ler"],
                                                   "motivation": "Você consegue!"}},
               {"text": "Pronto! Sua lista está salva."}]
+
+
+BODIES = {"chat": "conversa {}: me dá uma dica para estudar?", "first": "de volta {}: me dá uma dica?",
+          "one_tool": "lista bench {}: organize minha semana"}
 
 
 def _one_message(ctx: Run, app: AppProcess, db: Database, sender: str, body: str, delivered: int) -> dict:
@@ -50,23 +62,42 @@ def _summary(samples: list[dict]) -> dict:
             "failed": sum(1 for s in samples if not s["ok"])}
 
 
-def _measure(ctx: Run, server: str, database_url: str | None, count: int) -> dict:
+def lengthen_histories(session_db: Path, phones: list[str], runs: int) -> None:
+    """Give each sender `runs` stored runs: copies of its newest run, through agno's own SqliteDb."""
+    from agno.db.sqlite import SqliteDb
+
+    db = SqliteDb(db_file=str(session_db))
+    try:
+        for phone in phones:
+            stored, total = db.get_runs(session_id=phone, deserialize=False)
+            template = stored[-1]["run_data"]
+            for index in range(total, runs):
+                db.upsert_run({**template, "run_id": str(uuid.uuid4())}, session_id=phone, user_id=phone,
+                              run_index=index)
+    finally:
+        db.db_engine.dispose()
+
+
+def _measure(ctx: Run, server: str, database_url: str | None, count: int,
+             kinds: tuple[str, ...] = ("chat", "one_tool"), history: int = 0, **extra_env: str) -> dict:
     ctx.fakes.call("reset")
     ctx.fakes.call("script", rules=[{"pattern": r"^lista bench", "steps": TODO_STEPS}])
     data_dir = ctx.folder(f"overhead-{server}")
     url = database_url or sqlite_url(data_dir)
     phones = [sender_phone(9000 + i) for i in range(SENDERS)]
     seed_users(url, phones)
-    env = app_env(ctx.fakes, url)
-    results: dict[str, list[dict]] = {"chat": [], "one_tool": []}
-    bar = ctx.progress(f"overhead {server}", WARMUP + 2 * count)
+    env = app_env(ctx.fakes, url, **extra_env)
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    warmup = SENDERS if history else WARMUP
+    plan = [("warmup", f"oi, aquecendo {i}") for i in range(warmup)]
+    plan += [(kind, BODIES[kind].format(i)) for kind in kinds for i in range(SENDERS if kind == "first" else count)]
+    bar = ctx.progress(f"overhead {server}" + (f", {history:,} runs" if history else ""), len(plan))
     with AppProcess(server, env, data_dir, profile_to=ctx.profile_path(f"overhead-{server}")) as app:
         db = Database(url, pool_size=1)
         delivered = 0
-        plan = [("warmup", f"oi, aquecendo {i}") for i in range(WARMUP)]
-        plan += [("chat", f"conversa {i}: me dá uma dica para estudar?") for i in range(count)]
-        plan += [("one_tool", f"lista bench {i}: organize minha semana") for i in range(count)]
         for i, (kind, body) in enumerate(plan):
+            if i == warmup and history:
+                lengthen_histories(data_dir / "sessions.db", phones, history)
             sample = _one_message(ctx, app, db, phones[i % SENDERS], body, delivered)
             delivered = sample["delivered"]
             if kind != "warmup":
@@ -79,10 +110,14 @@ def _measure(ctx: Run, server: str, database_url: str | None, count: int) -> dic
 
 
 def run(ctx: Run) -> dict:
-    """On python app.py (SQLite) and on gunicorn (PostgreSQL)."""
+    """On python app.py (SQLite) and on gunicorn (PostgreSQL); then long histories, kept whole or bounded."""
     count = 30 if ctx.quick else 200
     runs = [_measure(ctx, "app.py", None, count)]
     if not ctx.quick:
         with postgres_database("bench_overhead") as url:
             runs.append(_measure(ctx, "gunicorn", url, count))
-    return {"runs": runs}
+    history = LONG_HISTORY if not ctx.quick else 200
+    long_runs = [{"session_max_runs": bound, "history": history,
+                  **_measure(ctx, "app.py", None, count // 2, ("first", "chat"), history, SESSION_MAX_RUNS=str(bound))}
+                 for bound in (0, 50)]
+    return {"runs": runs, "long_history": long_runs}

@@ -29,6 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 NO_DELAY = True
 
 
+class _CountingHandler:
+    """Handler mixin: Nagle off, and each TCP connection a client opens counted on the server."""
+
+    disable_nagle_algorithm = NO_DELAY
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server_owner.lock:
+            self.server_owner.connections += 1
+
+
 class TimedModel(ScriptedOpenAI):
     """ScriptedOpenAI that also keeps, per chat request, when it arrived and how long it was served,
     and counts the TCP connections clients opened (a client that reuses connections opens few)."""
@@ -38,14 +49,7 @@ class TimedModel(ScriptedOpenAI):
         self.timings: list[tuple[float, float]] = []
         self.connections = 0
 
-        class Handler(openai_server._Handler):
-            disable_nagle_algorithm = NO_DELAY
-
-            def setup(self) -> None:
-                super().setup()
-                with self.server_owner.lock:
-                    self.server_owner.connections += 1
-
+        class Handler(_CountingHandler, openai_server._Handler):
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 started = time.monotonic()
                 super().do_POST()
@@ -68,13 +72,8 @@ class CountingTwilio(FakeTwilio):
         super().__init__(account_sid, auth_token)
         self.connections = 0
 
-        class Handler(twilio_server._Handler):
-            disable_nagle_algorithm = NO_DELAY
-
-            def setup(self) -> None:
-                super().setup()
-                with self.server_owner.lock:
-                    self.server_owner.connections += 1
+        class Handler(_CountingHandler, twilio_server._Handler):
+            pass
 
         self.handler_class = Handler
 

@@ -148,11 +148,6 @@ def last_id(db: Database) -> int:
         return conn.execute(select(func.max(_LEDGER.c.id))).scalar() or 0
 
 
-def status_counts(db: Database) -> dict[str, int]:
-    """How many ledger rows are in each status."""
-    return backlog(db).counts
-
-
 @dataclass(frozen=True)
 class Backlog:
     """What the worker has yet to answer: rows per status and when the oldest queued one arrived."""

@@ -60,5 +60,5 @@ def test_every_plain_command_end_to_end(mode, twilio_server, openai_server):
         print("\n" + chat.render())
     assert "já tem uma conta" in chat.say("cadastro")
     assert users.get_user_by_phone(live.services.db, ALICE).is_logged_in()
-    assert set(ledger.status_counts(live.services.db)) == {"done"}, "every message was answered and kept"
+    assert set(ledger.backlog(live.services.db).counts) == {"done"}, "every message was answered and kept"
     assert live.services.chatlog.count(ALICE) >= len(chat.transcript) + 1

@@ -27,7 +27,7 @@ def test_the_reply_is_in_the_webhook_response_and_recorded(make_live_app, openai
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/xml")
     assert _messages(response) == [("Eco: olá inline", [])]
     assert twilio_server.messages() == []
-    assert ledger.status_counts(live.services.db) == {"done": 1}
+    assert ledger.backlog(live.services.db).counts == {"done": 1}
     assert {(m.direction, m.body) for m in live.services.chatlog.list(phone=ALICE).items} == \
         {("in", "olá inline"), ("out", "Eco: olá inline")}
 

@@ -32,7 +32,7 @@ def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(live_app, twi
     response = live_app.send(ALICE, "olá", signature=signature)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "bad_signature"
-    assert ledger.status_counts(live_app.services.db) == {}
+    assert ledger.backlog(live_app.services.db).counts == {}
     assert live_app.services.chatlog.count() == 0
     time.sleep(0.3)
     assert twilio_server.messages() == []
@@ -91,7 +91,7 @@ def test_model_server_error_gives_an_apology_not_the_error(live_app, openai_serv
     body = " ".join(m.body for m in sent)
     assert "indisponível" in body
     assert "scripted failure" not in body and "500" not in body
-    assert wait_until(lambda: ledger.status_counts(live_app.services.db) == {"done": 1})
+    assert wait_until(lambda: ledger.backlog(live_app.services.db).counts == {"done": 1})
     openai_server.fail_status = None
     live_app.send(ALICE, "e agora?")
     twilio_server.wait_for(2, to=f"whatsapp:{ALICE}", timeout=15)

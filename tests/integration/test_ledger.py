@@ -6,7 +6,7 @@ def test_a_message_sid_is_stored_once(db):
     first = ledger.add_to_ledger(db, "SM1", "+5511900000001", "oi")
     assert first is not None
     assert ledger.add_to_ledger(db, "SM1", "+5511900000001", "oi") is None
-    assert ledger.status_counts(db) == {"queued": 1}
+    assert ledger.backlog(db).counts == {"queued": 1}
 
 
 def test_claim_counts_attempts_and_states_move(db):
@@ -18,7 +18,7 @@ def test_claim_counts_attempts_and_states_move(db):
     assert ledger.claim(db, [entry_id])[0].attempts == 2
     ledger.mark_failed(db, [entry_id], "gave up")
     assert ledger.claim(db, [entry_id]) == []
-    assert ledger.status_counts(db) == {"failed": 1}
+    assert ledger.backlog(db).counts == {"failed": 1}
 
 
 def test_unfinished_rows_come_back_oldest_first(db):

@@ -67,7 +67,7 @@ def test_new_rows_are_enqueued_once_however_often_the_feed_looks(db, worker):
     assert dispatcher.wait_idle(10)
     assert sorted(recorder.ran) == ids
     assert feed.feed_new() == 0 and feed.sweep() == 0 and dispatcher.in_flight() == 0
-    assert ledger.status_counts(db) == {"done": 4}
+    assert ledger.backlog(db).counts == {"done": 4}
 
 
 def _hide_then_commit_late(db, feed) -> tuple[list[int], int]:
@@ -115,7 +115,7 @@ def test_postgresql_ids_committed_out_of_order_are_not_lost(pg_db):
     assert feed.feed_new() == 1 and feed.gaps == {}  # the late row's own nudge finds it at once
     assert feed.sweep() == 0
     assert dispatcher.wait_idle(10)
-    assert len(recorder.ran) == 2 and ledger.status_counts(pg_db) == {"done": 2}
+    assert len(recorder.ran) == 2 and ledger.backlog(pg_db).counts == {"done": 2}
     dispatcher.stop()
 
 

@@ -33,10 +33,11 @@ def stored(db: SqliteDb, session_id: str) -> list[tuple[int, str]]:
     return [(run["run_index"], run["run_id"]) for run in runs]
 
 
-def test_a_session_within_the_bound_is_left_alone(session_db):
-    add_runs(session_db, ALICE, 4)
-    assert trim_session(session_db, ALICE, most=4, keep=2) == 0
-    assert len(stored(session_db, ALICE)) == 4
+@pytest.mark.parametrize("runs, most", [(4, 4), (9, 0)], ids=["within the bound", "0 keeps every run"])
+def test_nothing_is_trimmed_within_the_bound_or_with_zero(session_db, runs, most):
+    add_runs(session_db, ALICE, runs)
+    assert trim_session(session_db, ALICE, most=most, keep=2) == 0
+    assert len(stored(session_db, ALICE)) == runs
 
 
 def test_past_the_bound_the_newest_stay_renumbered_in_order(session_db):
@@ -47,12 +48,6 @@ def test_past_the_bound_the_newest_stay_renumbered_in_order(session_db):
     assert len(stored(session_db, BOB)) == 7, "another sender's memory is untouched"
     session = session_db.get_session(ALICE, session_type=None)
     assert [run.messages[0].content for run in session.runs] == ["pergunta 4", "pergunta 5", "pergunta 6"]
-
-
-def test_zero_keeps_every_run(session_db):
-    add_runs(session_db, ALICE, 9)
-    assert trim_session(session_db, ALICE, most=0, keep=3) == 0
-    assert len(stored(session_db, ALICE)) == 9
 
 
 def test_an_unknown_session_is_nothing_to_trim(session_db):

@@ -16,6 +16,7 @@ from agno.db.sqlite import SqliteDb
 from agno.db.utils import json_serializer
 from openai import DefaultHttpxClient, OpenAI
 
+from agent.session_db import PreparedSqliteDb
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
 from config import Config
@@ -124,5 +125,5 @@ def build_services(config: Config) -> Services:
     # senders at once, session writes failed with "database is locked" and those turns left memory.
     session_engine = make_engine(f"sqlite:///{config.session_db.resolve()}", pool_size=config.worker_threads + 2,
                                  json_serializer=json_serializer)
-    session_db = SqliteDb(db_engine=session_engine)
+    session_db = PreparedSqliteDb(db_engine=session_engine)
     return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db, gate)

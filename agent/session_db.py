@@ -1,0 +1,116 @@
+"""agno's SQLite session storage with the two writes of every turn prepared once.
+
+Each agent run ends with `upsert_session` and `upsert_run`. agno's `SqliteDb` builds both
+statements afresh on every call (`insert(...).values(**row).on_conflict_do_update(...)`, plus a
+RETURNING of every column), so SQLAlchemy rebuilds and re-keys the whole statement tree before it
+can reuse the compiled SQL: about half of agno's per-turn storage cost (py-spy over
+`python -m bench --only overhead`). `PreparedSqliteDb` runs the very same statements, built once
+per table with bound parameters, on the same tables, engine and JSON serializer. Every other
+method, and the cases these two do not cover (team and workflow sessions, a run without a
+run_index), stay agno's own.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional, Union
+
+from agno.db.base import SessionType
+from agno.db.sqlite import SqliteDb
+from agno.db.utils import build_single_run_row, deserialize_session, deserialize_session_json_fields
+from agno.session import AgentSession, Session
+from agno.utils.log import log_error, log_warning
+from sqlalchemy import Table, bindparam, func, or_
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.dml import Insert
+
+_SESSION_VALUES = ("agent_id", "user_id", "agent_data", "session_data", "summary", "metadata")
+
+
+def _binds(table: Table, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
+def run_upsert_statement(table: Table, names: tuple[str, ...]) -> Insert:
+    """agno's run upsert (SqliteDb.upsert_run) for rows with these keys, with bound parameters."""
+    stmt = sqlite.insert(table).values(_binds(table, names))
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id"],
+        set_=dict(status=stmt.excluded.status, run_data=stmt.excluded.run_data, user_id=stmt.excluded.user_id,
+                  parent_run_id=stmt.excluded.parent_run_id, updated_at=stmt.excluded.updated_at,
+                  run_index=func.coalesce(table.c.run_index, stmt.excluded.run_index)))
+
+
+def agent_session_upsert_statement(table: Table) -> Insert:
+    """agno's upsert of an agent session row (SqliteDb.upsert_session), with bound parameters."""
+    values = _binds(table, ("session_id", "created_at", "updated_at", "session_type", *_SESSION_VALUES))
+    stmt = sqlite.insert(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id"],
+        set_={"updated_at": bindparam("now", type_=table.c.updated_at.type),
+              **{name: values[name] for name in _SESSION_VALUES}},
+        where=or_(table.c.user_id == bindparam("owner", type_=table.c.user_id.type), table.c.user_id.is_(None)),
+    ).returning(*table.columns)
+
+
+class PreparedSqliteDb(SqliteDb):
+    """`SqliteDb` whose per-turn `upsert_run` and agent `upsert_session` reuse prepared statements."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared: dict[tuple, Insert] = {}
+
+    def _statement(self, key: tuple, table: Table, build) -> Insert:
+        stmt = self._prepared.get(key)
+        if stmt is None or stmt.table is not table:
+            stmt = self._prepared[key] = build()
+        return stmt
+
+    def upsert_run(self, run: Any, session_id: str, user_id: Optional[str] = None,
+                   run_index: Optional[int] = None) -> None:
+        """Insert or update one run row, as agno's `upsert_run` does."""
+        row = build_single_run_row(run=run, session_id=session_id, user_id=user_id, run_index=run_index)
+        if row.get("run_index") is None:
+            super().upsert_run(run, session_id, user_id=user_id, run_index=run_index)
+            return
+        try:
+            table = self._get_table(table_type="runs", create_table_if_not_found=True)
+            if table is None:
+                return
+            names = tuple(row)
+            stmt = self._statement(("run", names), table, lambda: run_upsert_statement(table, names))
+            with self.db_engine.begin() as conn:
+                conn.execute(stmt, row)
+        except Exception as exc:
+            log_error(f"Exception upserting run to runs table: {exc}")
+            raise
+
+    def upsert_session(self, session: Session,
+                       deserialize: Optional[bool] = True) -> Optional[Union[Session, dict[str, Any]]]:
+        """Insert or update an agent session row and return it, as agno's `upsert_session` does."""
+        if not isinstance(session, AgentSession):
+            return super().upsert_session(session, deserialize=deserialize)
+        try:
+            table = self._get_table(table_type="sessions", create_table_if_not_found=True)
+            if table is None:
+                return None
+            data = session.to_dict(include_runs=False)
+            created = data.get("created_at") or int(time.time())
+            params = {name: data.get(name) for name in _SESSION_VALUES}
+            params.update(session_id=data.get("session_id"), created_at=created, updated_at=created,
+                          session_type=SessionType.AGENT.value, now=int(time.time()), owner=data.get("user_id"))
+            stmt = self._statement(("session",), table, lambda: agent_session_upsert_statement(table))
+            with self.db_engine.begin() as conn:
+                row = conn.execute(stmt, params).fetchone()
+            if row is None:
+                return None
+            session_raw = deserialize_session_json_fields(dict(row._mapping))
+        except Exception as exc:
+            log_warning(f"Exception upserting into table: {exc}")
+            raise
+        if not deserialize:
+            session_raw["runs"] = [run if isinstance(run, dict) else run.to_dict() for run in session.runs or []]
+            return session_raw
+        session_raw.pop("runs", None)
+        upserted = deserialize_session(None, session_raw)
+        upserted.runs = session.runs
+        return upserted

@@ -1,0 +1,122 @@
+"""agent.session_db.PreparedSqliteDb writes exactly the rows agno's own SqliteDb writes.
+
+The same sequence of session and run upserts goes to a stock `SqliteDb` file and to a
+`PreparedSqliteDb` file; the stored rows (timestamps aside) and the returned sessions must match,
+including the cases agno's statements handle specially: a run updated after insert keeps its
+run_index, a session owned by another user is not overwritten, a run without an index is filed
+after the others.
+"""
+from __future__ import annotations
+
+import pytest
+from agno.db.sqlite import SqliteDb
+from agno.models.message import Message
+from agno.run.agent import RunOutput
+from agno.run.base import RunStatus
+from agno.session import AgentSession
+from sqlalchemy import select
+
+from agent.session_db import PreparedSqliteDb
+
+ALICE, BOB = "+5511999990001", "+5511999990002"
+MOVING = {"created_at", "updated_at"}
+
+
+@pytest.fixture
+def pair(tmp_path):
+    stock = SqliteDb(db_file=str(tmp_path / "stock.db"))
+    prepared = PreparedSqliteDb(db_file=str(tmp_path / "prepared.db"))
+    yield stock, prepared
+    for db in (stock, prepared):
+        db.db_engine.dispose()
+
+
+def rows(db: SqliteDb, table_type: str) -> list[dict]:
+    table = db._get_table(table_type=table_type)
+    key = table.c.session_id if table_type == "sessions" else table.c.run_id
+    with db.db_engine.connect() as conn:
+        found = [dict(row._mapping) for row in conn.execute(select(table).order_by(key))]
+    for row in found:
+        for name in MOVING:
+            row.pop(name, None)
+        if isinstance(row.get("run_data"), dict):
+            row["run_data"] = {k: v for k, v in row["run_data"].items() if k not in MOVING}
+    return found
+
+
+def session(user: str, owner: str | None = None, **data) -> AgentSession:
+    return AgentSession(session_id=user, agent_id="assistente", user_id=owner or user,
+                        session_data={"session_state": {}, **data}, agent_data={"name": "Assistente"},
+                        metadata={"canal": "whatsapp"}, created_at=1_700_000_000)
+
+
+def run(user: str, number: int, status: RunStatus = RunStatus.completed) -> RunOutput:
+    return RunOutput(run_id=f"{user}-{number}", agent_id="assistente", session_id=user, user_id=user,
+                     status=status, content=f"resposta {number}", created_at=1_700_000_000 + number,
+                     messages=[Message(role="user", content=f"pergunta {number}"),
+                               Message(role="assistant", content=f"resposta {number}")])
+
+
+def both(pair, method: str, *args, **kwargs) -> list:
+    return [getattr(db, method)(*args, **kwargs) for db in pair]
+
+
+def test_session_and_run_rows_equal_agnos_own(pair):
+    for user in (ALICE, BOB):
+        both(pair, "upsert_session", session(user))
+        for number in range(3):
+            both(pair, "upsert_run", run(user, number), session_id=user, user_id=user, run_index=number)
+    both(pair, "upsert_session", session(ALICE, resumo="novo estado"))
+    stock, prepared = pair
+    assert rows(prepared, "sessions") == rows(stock, "sessions")
+    assert rows(prepared, "runs") == rows(stock, "runs")
+    assert len(rows(prepared, "runs")) == 6
+
+
+def test_an_updated_run_keeps_its_index_and_takes_the_new_status(pair):
+    both(pair, "upsert_session", session(ALICE))
+    both(pair, "upsert_run", run(ALICE, 0, RunStatus.running), session_id=ALICE, user_id=ALICE, run_index=4)
+    both(pair, "upsert_run", run(ALICE, 0), session_id=ALICE, user_id=ALICE, run_index=9)
+    stock, prepared = pair
+    [stored] = rows(prepared, "runs")
+    assert (stored["run_index"], stored["status"]) == (4, RunStatus.completed.value)
+    assert rows(prepared, "runs") == rows(stock, "runs")
+
+
+def test_a_run_without_an_index_is_filed_after_the_others(pair):
+    both(pair, "upsert_session", session(ALICE))
+    both(pair, "upsert_run", run(ALICE, 0), session_id=ALICE, user_id=ALICE, run_index=0)
+    both(pair, "upsert_run", run(ALICE, 1), session_id=ALICE, user_id=ALICE)
+    stock, prepared = pair
+    assert [r["run_index"] for r in rows(prepared, "runs")] == [0, 1]
+    assert rows(prepared, "runs") == rows(stock, "runs")
+
+
+def test_another_owners_session_is_not_overwritten(pair):
+    both(pair, "upsert_session", session(ALICE))
+    stock_result, prepared_result = both(pair, "upsert_session", session(ALICE, owner=BOB, intruso=True))
+    assert stock_result is None and prepared_result is None
+    stock, prepared = pair
+    assert rows(prepared, "sessions") == rows(stock, "sessions")
+    assert "intruso" not in rows(prepared, "sessions")[0]["session_data"]
+
+
+def test_the_returned_session_matches_agnos(pair):
+    both(pair, "upsert_session", session(ALICE))
+    stock_session, prepared_session = both(pair, "upsert_session", session(ALICE, passo=2))
+    assert isinstance(prepared_session, AgentSession)
+    assert prepared_session.session_data == stock_session.session_data == {"session_state": {}, "passo": 2}
+    assert (prepared_session.agent_data, prepared_session.metadata) == (stock_session.agent_data,
+                                                                       stock_session.metadata)
+    stock_raw, prepared_raw = both(pair, "upsert_session", session(ALICE), deserialize=False)
+    assert {k: v for k, v in prepared_raw.items() if k not in MOVING} == \
+        {k: v for k, v in stock_raw.items() if k not in MOVING}
+
+
+def test_agno_reads_back_what_was_written(pair):
+    _, prepared = pair
+    prepared.upsert_session(session(ALICE))
+    for number in range(3):
+        prepared.upsert_run(run(ALICE, number), session_id=ALICE, user_id=ALICE, run_index=number)
+    loaded = prepared.get_session(ALICE, session_type=None)
+    assert [r.content for r in loaded.runs] == ["resposta 0", "resposta 1", "resposta 2"]

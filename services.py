@@ -125,5 +125,6 @@ def build_services(config: Config) -> Services:
     # senders at once, session writes failed with "database is locked" and those turns left memory.
     session_engine = make_engine(f"sqlite:///{config.session_db.resolve()}", pool_size=config.worker_threads + 2,
                                  json_serializer=json_serializer)
-    session_db = PreparedSqliteDb(db_engine=session_engine)
+    # No tool of ours asks for approval (tests/integration/test_session_db.py checks): no approval rows.
+    session_db = PreparedSqliteDb(db_engine=session_engine, approvals=False)
     return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db, gate)

@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 from agno.db.base import SessionType
 from agno.db.sqlite import SqliteDb
 from agno.db.utils import build_single_run_row, deserialize_session, deserialize_session_json_fields
+from agno.run.base import RunStatus
 from agno.session import AgentSession, Session
 from agno.utils.log import log_error, log_warning
 from sqlalchemy import Table, bindparam, func, or_
@@ -53,11 +54,20 @@ def agent_session_upsert_statement(table: Table) -> Insert:
 
 
 class PreparedSqliteDb(SqliteDb):
-    """`SqliteDb` whose per-turn `upsert_run` and agent `upsert_session` reuse prepared statements."""
+    """`SqliteDb` whose per-turn `upsert_run` and agent `upsert_session` reuse prepared statements.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    With `approvals=False` (an agent none of whose tools asks for approval, so no approval row
+    ever exists) the approval status update agno makes after every run is skipped: it was one
+    more write transaction per turn, and it never matched a row."""
+
+    def __init__(self, *args: Any, approvals: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.approvals = approvals
         self._prepared: dict[tuple, Insert] = {}
+
+    def update_approval_run_status(self, run_id: str, run_status: RunStatus) -> int:
+        """agno's update of the approvals of a finished run; 0 at once when approvals are off."""
+        return super().update_approval_run_status(run_id, run_status) if self.approvals else 0
 
     def _statement(self, key: tuple, table: Table, build) -> Insert:
         stmt = self._prepared.get(key)

@@ -120,3 +120,15 @@ def test_agno_reads_back_what_was_written(pair):
         prepared.upsert_run(run(ALICE, number), session_id=ALICE, user_id=ALICE, run_index=number)
     loaded = prepared.get_session(ALICE, session_type=None)
     assert [r.content for r in loaded.runs] == ["resposta 0", "resposta 1", "resposta 2"]
+
+
+def test_no_tool_asks_for_approval_so_the_assistant_skips_the_approval_update(tmp_path):
+    from agno.tools.function import Function
+
+    from tools import all_tools
+
+    for tool in all_tools():
+        function = Function.from_callable(tool)
+        assert not function.requires_confirmation and function.approval_type is None, function.name
+    assert PreparedSqliteDb(db_file=str(tmp_path / "s.db"), approvals=False).update_approval_run_status(
+        "run", RunStatus.completed) == 0

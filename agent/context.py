@@ -22,6 +22,7 @@ class TurnContext:
     turn: Turn
     images_out: list[tuple[str, str]] = field(default_factory=list)
     texts_after: list[str] = field(default_factory=list)
+    stored_runs: int | None = None  # the sender's runs in agno's memory after this turn, once the run saw them
 
     @property
     def sender(self) -> str:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from agno.agent import Agent
 from agno.run.agent import RunOutput
-from agno.run.base import RunStatus
+from agno.run.base import RunContext, RunStatus
+from agno.session import AgentSession
 from agno.tools.function import Function
 
 from tools import all_tools
@@ -38,14 +39,18 @@ AGENT_ID = "assistente-whatsapp"
 MAX_TOOL_CALLS_IN_HISTORY = 3
 
 
-def forget_system_prompt(run_output: RunOutput) -> None:
-    """agno post-hook: keep the system prompt out of the stored run.
+def after_run(run_output: RunOutput, session: AgentSession, run_context: RunContext) -> None:
+    """agno post-hook: keep the system prompt out of the stored run, and note the session's size.
 
     agno stores every message of a run, so each run row carried the ~5 KB instructions again (six
     of its seven kilobytes) although history never replays a system message; serialising and
-    writing it was the largest part of agno's per-turn storage cost."""
+    writing it was the largest part of agno's per-turn storage cost. The number of runs agno
+    loaded lets the trim after the turn skip its count query while the bound is far off."""
     if run_output.messages:
         run_output.messages = [message for message in run_output.messages if message.role != "system"]
+    ctx = (run_context.dependencies or {}).get("turn_context") if run_context else None
+    if isinstance(ctx, TurnContext):
+        ctx.stored_runs = len(session.runs or []) + 1
 
 
 class Assistant:
@@ -96,13 +101,16 @@ class Assistant:
                      add_history_to_context=True, num_history_runs=config.history_runs,
                      max_tool_calls_from_history=MAX_TOOL_CALLS_IN_HISTORY,
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
-                     post_hooks=[forget_system_prompt], markdown=False, telemetry=False)
+                     post_hooks=[after_run], markdown=False, telemetry=False)
 
-    def trim_memory(self, sender: str) -> None:
+    def trim_memory(self, sender: str, stored_runs: int | None = None) -> None:
         """Keep the sender's session within SESSION_MAX_RUNS (half of it once the bound is passed).
 
-        A failure only delays the trim to a later turn; the answer is never held back by it."""
+        `stored_runs`, when the run's hook saw it, skips the database while the bound is not
+        reached. A failure only delays the trim to a later turn; the answer is never held back."""
         config = self.services.config
+        if stored_runs is not None and stored_runs <= config.session_max_runs:
+            return
         try:
             trim_session(self.session_db, sender, config.session_max_runs,
                          keep=max(config.history_runs, config.session_max_runs // 2))
@@ -117,7 +125,7 @@ class Assistant:
         except Exception:
             log.exception("agent run raised for a turn of %s", turn.sender[-4:])
             run = None
-        self.trim_memory(turn.sender)
+        self.trim_memory(turn.sender, ctx.stored_runs)
         if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
             status = getattr(run, "status", None)
             log.warning("model run failed (status=%s); answering in command mode", status)

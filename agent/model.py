@@ -58,6 +58,12 @@ class PlainJsonClient:
         return self._client.is_closed()
 
 
+_OPTIONAL_PARAMS = ("store", "reasoning_effort", "verbosity", "frequency_penalty", "logit_bias", "logprobs",
+                    "top_logprobs", "max_tokens", "max_completion_tokens", "modalities", "audio", "presence_penalty",
+                    "seed", "stop", "temperature", "user", "top_p", "extra_headers", "extra_query", "extra_body",
+                    "metadata", "service_tier")
+
+
 class AssistantChatModel(OpenAIChat):
     """agno's OpenAIChat bound to the process's shared OpenAI client."""
 
@@ -68,3 +74,21 @@ class AssistantChatModel(OpenAIChat):
     def get_client(self) -> Any:
         """The shared client, with chat completions sent as plain JSON."""
         return self._plain
+
+    def get_request_params(self, response_format: Any = None, tools: list[dict[str, Any]] | None = None,
+                           tool_choice: Any = None, run_response: Any = None) -> dict[str, Any]:
+        """OpenAIChat's request parameters without its debug line: agno formats the whole request,
+        tool schemas included, into that f-string on every call, logged or not (py-spy: 2% of a
+        turn). For a Pydantic response format, agno's own method is used."""
+        if response_format is not None and not isinstance(response_format, dict):
+            return super().get_request_params(response_format, tools, tool_choice, run_response)
+        params = {name: value for name in _OPTIONAL_PARAMS if (value := getattr(self, name)) is not None}
+        if response_format is not None:
+            params["response_format"] = response_format
+        if tools:
+            params["tools"] = tools
+            if tool_choice is not None:
+                params["tool_choice"] = tool_choice
+        if self.request_params:
+            params.update(self.request_params)
+        return params

@@ -48,3 +48,20 @@ def test_agno_runs_through_it(openai_server, client):
     run = agent.run("olá")
     assert run.status == RunStatus.completed and run.content == "Oi! Como posso ajudar?"
     assert openai_server.chat_requests()[-1]["model"] == "gpt-4o"
+
+
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.3, "max_tokens": 500, "seed": 7, "user": "u",
+                                           "request_params": {"parallel_tool_calls": False}}],
+                         ids=["defaults", "tuned"])
+@pytest.mark.parametrize("response_format", [None, {"type": "json_object"}], ids=["text", "json"])
+def test_request_params_are_agnos_own_without_its_debug_line(client, settings, response_format):
+    from agno.models.openai import OpenAIChat
+
+    ours = AssistantChatModel("gpt-4o", client)
+    stock = OpenAIChat(id="gpt-4o", client=client)
+    for model in (ours, stock):
+        for name, value in settings.items():
+            setattr(model, name, value)
+    for tools, choice in ((None, None), (TOOLS, "auto"), (TOOLS, None)):
+        assert ours.get_request_params(response_format, tools, choice) == \
+            stock.get_request_params(response_format, tools, choice)

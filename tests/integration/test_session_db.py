@@ -132,3 +132,36 @@ def test_no_tool_asks_for_approval_so_the_assistant_skips_the_approval_update(tm
         assert not function.requires_confirmation and function.approval_type is None, function.name
     assert PreparedSqliteDb(db_file=str(tmp_path / "s.db"), approvals=False).update_approval_run_status(
         "run", RunStatus.completed) == 0
+
+
+def loaded(db: SqliteDb, *args, **kwargs):
+    found = db.get_session(*args, **kwargs)
+    if found is None:
+        return None
+    return (found.session_id, found.user_id, found.session_data, found.agent_data, found.metadata,
+            [(r.run_id, r.content, r.status) for r in found.runs or []])
+
+
+def test_the_session_read_equals_agnos_own(pair):
+    from agno.db.base import SessionType
+
+    for user in (ALICE, BOB):
+        both(pair, "upsert_session", session(user))
+        for number in (2, 0, 1):
+            both(pair, "upsert_run", run(user, number), session_id=user, user_id=user, run_index=number)
+    stock, prepared = pair
+    for args, kwargs in [((ALICE,), {"session_type": SessionType.AGENT, "user_id": ALICE}),
+                         ((ALICE,), {"session_type": None}), ((BOB,), {"user_id": ALICE}),
+                         (("+5511000000000",), {}), ((ALICE,), {"runs_limit": 2})]:
+        assert loaded(prepared, *args, **kwargs) == loaded(stock, *args, **kwargs), (args, kwargs)
+    assert [r[1] for r in loaded(prepared, ALICE)[-1]] == ["resposta 0", "resposta 1", "resposta 2"]
+    assert loaded(prepared, BOB, user_id=ALICE) is None
+
+
+def test_a_run_changed_after_a_read_is_read_anew(pair):
+    _, prepared = pair
+    prepared.upsert_session(session(ALICE))
+    prepared.upsert_run(run(ALICE, 0, RunStatus.running), session_id=ALICE, user_id=ALICE, run_index=0)
+    assert loaded(prepared, ALICE)[-1][0][2] == RunStatus.running
+    prepared.upsert_run(run(ALICE, 0), session_id=ALICE, user_id=ALICE, run_index=0)
+    assert loaded(prepared, ALICE)[-1][0][2] == RunStatus.completed

@@ -18,12 +18,14 @@ from flask.cli import with_appcontext
 from config import Config, ConfigError
 
 log = logging.getLogger("assistant")
+# The openai SDK sends through httpx2/httpcore2 (forks of httpx/httpcore, with loggers of their own).
+NOISY_LOGGERS = ("twilio.http_client", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "botocore", "urllib3")
 
 
 def configure_logging(level: str) -> None:
     """Plain logs on stderr; libraries that would log message bodies at INFO are kept quieter."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("twilio.http_client", "httpx", "httpcore", "openai", "botocore", "urllib3"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -26,6 +26,15 @@ _CLAIM = (update(_LEDGER)
           .where(_LEDGER.c.id.in_(bindparam("ids", expanding=True)), _LEDGER.c.status.in_(("queued", "processing")))
           .values(status="processing", attempts=_LEDGER.c.attempts + 1, updated_at=bindparam("now"))
           .returning(*_LEDGER.c))
+_SET_STATUS = (update(_LEDGER).where(_LEDGER.c.id.in_(bindparam("ids", expanding=True)))
+               .values(status=bindparam("status"), error=bindparam("error"), updated_at=bindparam("now")))
+_FINISH = _SET_STATUS.values(processed_at=bindparam("now"))
+# The worker's feed asks on every nudge: which rows wait, above its cursor or in its gaps.
+_WAITING = select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media).where(
+    _LEDGER.c.status.in_(bindparam("statuses", expanding=True))).order_by(_LEDGER.c.id)
+_WAITING_ABOVE = _WAITING.where(_LEDGER.c.id > bindparam("after"))
+_WAITING_ABOVE_OR_IN = _WAITING.where(or_(_LEDGER.c.id > bindparam("after"),
+                                          _LEDGER.c.id.in_(bindparam("also", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,9 @@ def claim(db: Database, entry_ids: Iterable[int]) -> list[LedgerEntry]:
 
 
 def _set_status(db: Database, entry_ids: Iterable[int], status: str, error: str | None) -> None:
-    values: dict[str, Any] = {"status": status, "error": error, "updated_at": utcnow()}
-    if status in ("done", "failed"):
-        values["processed_at"] = utcnow()
+    statement = _FINISH if status in ("done", "failed") else _SET_STATUS
     with db.transaction() as conn:
-        conn.execute(update(_LEDGER).where(_LEDGER.c.id.in_(list(entry_ids))).values(**values))
+        conn.execute(statement, {"ids": list(entry_ids), "status": status, "error": error, "now": utcnow()})
 
 
 def mark_done(db: Database, entry_ids: Iterable[int], note: str | None = None) -> None:
@@ -134,11 +141,10 @@ def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False,
     """Queued rows with an id above `after_id` or among `also_ids` (and rows left processing, for
     crash recovery), oldest first. Reads only id, sender and media: the worker polls this, and
     bodies stay sealed."""
-    statuses = ("queued", "processing") if with_processing else ("queued",)
-    wanted = or_(_LEDGER.c.id > after_id, _LEDGER.c.id.in_(list(also_ids))) if also_ids else _LEDGER.c.id > after_id
+    params = {"statuses": ["queued", "processing"] if with_processing else ["queued"], "after": after_id,
+              "also": list(also_ids)}
     with db.transaction() as conn:
-        rows = conn.execute(select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media)
-                            .where(_LEDGER.c.status.in_(statuses), wanted).order_by(_LEDGER.c.id)).all()
+        rows = conn.execute(_WAITING_ABOVE_OR_IN if also_ids else _WAITING_ABOVE, params).all()
     return [WaitingRow(row_id, sender, bool(media)) for row_id, sender, media in rows]
 
 

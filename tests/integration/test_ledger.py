@@ -69,3 +69,24 @@ def test_backlog_counts_states_and_ages_the_oldest_queued_row(db):
     state = ledger.backlog(db)
     assert state.counts == {"done": 1, "processing": 1, "queued": 2}
     assert 299 <= state.oldest_queued_seconds(utcnow()) < 330
+
+
+def test_status_changes_keep_the_reason_and_the_finish_time(db):
+    from sqlalchemy import select
+
+    from storage.models import InboundMessage
+
+    ids = [ledger.add_to_ledger(db, f"SMst{i}", "+5511900000001", str(i)) for i in range(3)]
+
+    def row(entry_id):
+        with db.session() as session:
+            found = session.scalar(select(InboundMessage).where(InboundMessage.id == entry_id))
+            return found.status, found.error, found.processed_at is not None, found.updated_at is not None
+
+    ledger.requeue(db, [ids[0]], "modelo fora do ar")
+    ledger.mark_done(db, [ids[1]], "Twilio not configured")
+    ledger.mark_failed(db, [ids[2]], "x" * 3000)
+    assert row(ids[0]) == ("queued", "modelo fora do ar", False, True)
+    assert row(ids[1]) == ("done", "Twilio not configured", True, True)
+    status, error, finished, _ = row(ids[2])
+    assert (status, len(error), finished) == ("failed", 2000, True)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from .common import Run, scratch_dir
 from .fakes import FakesProcess
 from .report import markdown_table
+from .stats import cpu_ticks, steal_share
 
 SCENARIOS = ("ack", "capacity", "overhead", "search", "economy")
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -67,13 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in overall:
             overall.set_postfix_str(name)
             module = importlib.import_module(f"bench.scenarios.{name}")
-            started = time.monotonic()
+            started, ticks = time.monotonic(), cpu_ticks()
             try:
                 figures = module.run(Run(args.quick, workdir, fakes, progress, {"profile": args.profile}))
             except Exception as exc:
                 tqdm.write(f"{name} failed: {type(exc).__name__}: {exc}")
                 figures = {"error": f"{type(exc).__name__}: {exc}"}
             figures["elapsed_s"] = round(time.monotonic() - started, 1)
+            figures["steal_share"] = steal_share(ticks, cpu_ticks())
             figures["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             figures["quick"] = args.quick
             results["scenarios"][name] = figures

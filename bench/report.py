@@ -186,6 +186,11 @@ def markdown_table(results: dict) -> str:
     m = results.get("machine", {})
     parts = ["\n".join(lines), f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
              f"Python {m.get('python')}, {m.get('os')}."]
+    stolen = [f"{name} {100 * figures['steal_share']:.1f}%" for name, figures in scenarios.items()
+              if figures.get("steal_share") is not None]
+    if stolen:
+        parts.append("CPU time the hypervisor took for other guests during each scenario (steal, /proc/stat): "
+                     + ", ".join(stolen) + ".")
     if "capacity" in scenarios and "error" not in scenarios["capacity"]:
         parts.append(sweep_table(scenarios["capacity"]))
     if "economy" in scenarios and "error" not in scenarios["economy"]:

@@ -8,7 +8,7 @@ from twilio.request_validator import RequestValidator
 from bench.fakes import AUTH_TOKEN
 from bench.load import webhook
 from bench.report import flat_from
-from bench.stats import ms_summary, percentile
+from bench.stats import cpu_ticks, ms_summary, percentile, steal_share
 
 
 def test_percentile_is_nearest_rank():
@@ -36,3 +36,11 @@ def test_webhooks_carry_a_signature_twilio_would_send():
     form = dict(parse_qsl(body.decode()))
     assert RequestValidator(AUTH_TOKEN).validate("http://127.0.0.1:5000/whatsapp", form, signature.decode())
     assert form["From"] == "whatsapp:+5511900000001" and form["Body"] == "olá"
+
+
+def test_steal_share_comes_from_the_cpu_line_of_proc_stat():
+    before = cpu_ticks("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n")
+    after = cpu_ticks("cpu  160 0 80 1500 10 0 5 45 7 0\n")
+    assert before == (35, 1000) and after == (45, 1800)
+    assert steal_share(before, after) == 0.0125
+    assert steal_share(after, after) is None

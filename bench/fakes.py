@@ -24,15 +24,11 @@ ACCOUNT_SID = "AC" + "b3nc4" * 6 + "bb"
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 FROM_NUMBER = "whatsapp:+14155238886"
 ROOT = Path(__file__).resolve().parent.parent
-# http.server writes headers and body in two sends; with Nagle's algorithm on, the body waits for
-# the client's delayed ACK (~40 ms on Linux), a stall real APIs do not add to every call.
-NO_DELAY = True
 
 
 class _CountingHandler:
-    """Handler mixin: Nagle off, and each TCP connection a client opens counted on the server."""
-
-    disable_nagle_algorithm = NO_DELAY
+    """Handler mixin: each TCP connection a client opens counted on the server (the fakes' own
+    handler already turns Nagle's algorithm off)."""
 
     def setup(self) -> None:
         super().setup()

@@ -29,10 +29,15 @@ class TurnContext:
         return self.turn.sender
 
 
+def find_turn_context(run_context: Any) -> TurnContext | None:
+    """The TurnContext agno carries in a run's dependencies, or None outside a turn."""
+    ctx = (getattr(run_context, "dependencies", None) or {}).get("turn_context")
+    return ctx if isinstance(ctx, TurnContext) else None
+
+
 def turn_context(run_context: Any) -> TurnContext:
     """The TurnContext agno handed to a tool; raises if a tool is called outside a turn."""
-    deps = getattr(run_context, "dependencies", None) or {}
-    ctx = deps.get("turn_context")
-    if not isinstance(ctx, TurnContext):
+    ctx = find_turn_context(run_context)
+    if ctx is None:
         raise RuntimeError("tool called without a trusted turn context")
     return ctx

@@ -19,7 +19,7 @@ from tools import all_tools
 from tools.images import waiting_images
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
-from .context import TurnContext
+from .context import TurnContext, find_turn_context
 from .flows import handle_pending_flow
 from .memory import trim_session
 from .model import AssistantChatModel
@@ -48,8 +48,8 @@ def after_run(run_output: RunOutput, session: AgentSession, run_context: RunCont
     loaded lets the trim after the turn skip its count query while the bound is far off."""
     if run_output.messages:
         run_output.messages = [message for message in run_output.messages if message.role != "system"]
-    ctx = (run_context.dependencies or {}).get("turn_context") if run_context else None
-    if isinstance(ctx, TurnContext):
+    ctx = find_turn_context(run_context)
+    if ctx is not None:
         ctx.stored_runs = len(session.runs or []) + 1
 
 

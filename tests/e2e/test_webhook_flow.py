@@ -169,3 +169,28 @@ def test_session_memory_is_trimmed_and_history_stays_in_order(make_live_app, ope
     assert [run["run_index"] for run in runs] == [0, 1, 2]
     assert [run["run_data"]["messages"][0]["content"] for run in runs] == ["mensagem 7", "mensagem 8", "mensagem 9"]
     assert live.services.chatlog.count(ALICE) == 18, "the chat log keeps the whole conversation"
+
+
+def test_the_trim_counts_stored_runs_only_once_the_bound_may_be_passed(make_live_app, openai_server, twilio_server):
+    from sqlalchemy import event
+
+    live = make_live_app(HISTORY_RUNS="2", SESSION_MAX_RUNS="4")
+    counts: list[str] = []
+    engine = live.services.session_db.db_engine
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT COUNT"):
+            counts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        seen = []
+        for i in range(1, 7):
+            live.send(ALICE, f"mensagem {i}")
+            twilio_server.wait_for(i, to=f"whatsapp:{ALICE}", timeout=15)
+            live.wait_idle()
+            seen.append(len(counts))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert seen == [0, 0, 0, 0, 1, 1], "no count while the session holds at most 4 runs; the 5th turn trims to 2"
+    assert live.services.session_db.get_runs(session_id=ALICE, deserialize=False)[1] == 3

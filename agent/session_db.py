@@ -1,13 +1,14 @@
 """agno's SQLite session storage with the read and the two writes of every turn prepared once.
 
-Each agent run starts with `get_session` and ends with `upsert_session` and `upsert_run`. agno's `SqliteDb` builds both
-statements afresh on every call (`insert(...).values(**row).on_conflict_do_update(...)`, plus a
-RETURNING of every column), so SQLAlchemy rebuilds and re-keys the whole statement tree before it
-can reuse the compiled SQL: about half of agno's per-turn storage cost (py-spy over
-`python -m bench --only overhead`); the read's two SELECTs likewise. `PreparedSqliteDb` runs the
-very same statements, built once per table with bound parameters, on the same tables, engine and
-JSON serializer, and feeds agno's own run-object cache. Every other method, and the cases these
-do not cover (team and workflow sessions, raw reads, a run without a run_index), stay agno's own.
+Each agent run starts with `get_session` and ends with `upsert_session` and `upsert_run`. agno's
+`SqliteDb` builds these statements afresh on every call (`insert(...).values(**row)
+.on_conflict_do_update(...)`, a RETURNING of every column, the read's two SELECTs), so SQLAlchemy
+rebuilds and re-keys each statement tree before it can reuse the compiled SQL: about half of
+agno's per-turn storage cost (py-spy over `python -m bench --only overhead`). `PreparedSqliteDb`
+runs the very same statements, built once per table with bound parameters, on the same tables,
+engine and JSON serializer, and feeds agno's own run-object cache. Every other method, and the
+cases these do not cover (team and workflow sessions, raw reads, a runs limit, legacy rows, a run
+without a run_index), stay agno's own.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def agent_session_upsert_statement(table: Table) -> Executable:
 
 
 class PreparedSqliteDb(SqliteDb):
-    """`SqliteDb` whose per-turn `upsert_run` and agent `upsert_session` reuse prepared statements.
+    """`SqliteDb` whose per-turn `get_session`, `upsert_session` and `upsert_run` reuse prepared statements.
 
     With `approvals=False` (an agent none of whose tools asks for approval, so no approval row
     ever exists) the approval status update agno makes after every run is skipped: it was one

@@ -9,6 +9,7 @@ import pytest
 from storage import ledger
 from tests.factories import make_user
 from tests.fakes.openai_server import say, tool
+from tests.fixtures.app import wait_until
 from tests.fixtures.media import make_jpeg
 
 pytestmark = pytest.mark.slow
@@ -38,12 +39,13 @@ def test_one_sender_stays_in_order_and_duplicates_are_not_reanswered(make_live_a
     openai_server.on("^segunda$", say("resposta 2"))
     finished: list[str] = []
 
-    def send(text: str) -> None:
-        finished.append(_messages(live.send(ALICE, text))[0][0])
+    def send(text: str, sid: str | None = None) -> None:
+        finished.append(_messages(live.send(ALICE, text, sid=sid))[0][0])
 
-    first = threading.Thread(target=send, args=("primeira",))
+    first = threading.Thread(target=send, args=("primeira", "SMtwimlfirst"))
     first.start()
-    threading.Event().wait(0.2)
+    # The second message must reach the ledger after the first, however busy the machine is.
+    assert wait_until(lambda: ledger.get_by_sid(live.services.db, "SMtwimlfirst") is not None)
     send("segunda")
     first.join()
     assert finished == ["resposta 1", "resposta 2"]

@@ -11,11 +11,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable
 
-import httpx2
 from agno.db.sqlite import SqliteDb
 from agno.db.utils import json_serializer
-from openai import DefaultHttpxClient, OpenAI
+from openai import OpenAI
 
+from agent.openai_client import make_openai_client
 from agent.session_db import PreparedSqliteDb
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
@@ -27,23 +27,6 @@ from storage.media import MediaStore, open_media_store
 from worker.gate import CpuGate
 
 log = logging.getLogger(__name__)
-
-
-class WaitingTransport(httpx2.BaseTransport):
-    """An HTTP transport that runs each exchange, body included, inside `io_wait()` (the worker's
-    CPU gate steps aside while the model answers, see worker/gate.py)."""
-
-    def __init__(self, inner: httpx2.BaseTransport, io_wait: Callable[[], AbstractContextManager]) -> None:
-        self.inner, self.io_wait = inner, io_wait
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        with self.io_wait():
-            response = self.inner.handle_request(request)
-            response.read()
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class PublicUrl:
@@ -104,13 +87,8 @@ def build_services(config: Config) -> Services:
     gate = CpuGate()
     openai_client = None
     if config.openai_configured:
-        # One idle connection per worker thread: the SDK keeps 100, and the capacity run (256
-        # threads) opened 447 connections for 600 model calls, each a TLS handshake against OpenAI.
-        limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=max(100, config.worker_threads))
-        transport = WaitingTransport(httpx2.HTTPTransport(limits=limits), gate.waiting)
-        openai_client = OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                               timeout=config.openai_timeout, max_retries=2,
-                               http_client=DefaultHttpxClient(limits=limits, transport=transport))
+        openai_client = make_openai_client(config.openai_api_key, config.openai_base_url, config.openai_timeout,
+                                           keepalive=config.worker_threads, io_wait=gate.waiting)
     sender: ReplySender
     downloader = None
     if config.twilio_configured:

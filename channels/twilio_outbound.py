@@ -5,7 +5,6 @@ import base64
 import functools
 import json
 import logging
-import os
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -25,6 +24,7 @@ from urllib3.exceptions import HTTPError, LocationValueError, MaxRetryError, New
 from urllib3.util import Retry, Timeout, create_urllib3_context, make_headers
 
 from common.phones import whatsapp_address
+from common.trust import ca_bundle_override, verify_locations
 
 from .chunking import split_message
 
@@ -85,12 +85,6 @@ def _as_os_error(exc: HTTPError) -> OSError:
     return ConnectionError(str(reason))
 
 
-def _trust_store() -> dict[str, str]:
-    """CA bundle as requests picks it: REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE, then certifi's."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
-    return {"capath": bundle} if os.path.isdir(bundle) else {"cafile": bundle}
-
-
 class WaitingHttpClient(HttpClient):
     """twilio's HttpClient on urllib3 pools; each exchange, body included, runs inside `io_wait()`.
 
@@ -115,7 +109,7 @@ class WaitingHttpClient(HttpClient):
         super().__init__(log, False, timeout)
         self.io_wait = io_wait
         ssl_context = create_urllib3_context()
-        ssl_context.load_verify_locations(**_trust_store())
+        ssl_context.load_verify_locations(**verify_locations(ca_bundle_override() or certifi.where()))
         self._pool_kw = {"maxsize": pool_size, "block": False, "retries": False, "ssl_context": ssl_context}
         self.direct = urllib3.PoolManager(**self._pool_kw)
         self.proxies = {k: v for k, v in getproxies().items() if k in ("http", "https", "no")}

@@ -20,13 +20,20 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _delivery(run: dict) -> str:
+    done = run.get("replies_done_after_last_webhook_s")
+    if done is None:
+        return f"{run['replies_delivered']:,} of {run['sent']:,} replies delivered before the bench stopped waiting"
+    return f"all {run['replies_delivered']:,} replies delivered, the last {_num(done)} s after the last webhook"
+
+
 def _ack_rows(figures: dict) -> list[tuple]:
     rows = []
     for run in figures.get("runs", []) + figures.get("sweep", []):
         where = f"{run['server']} ({run['database']})"
         result = (f"p50 {_num(run['p50_ms'])} · p95 {_num(run['p95_ms'])} · p99 {_num(run['p99_ms'])} · "
                   f"max {_num(run['max_ms'])} ms; {run['non_200']} non-200; app CPU {run['app_cpu_share']:.2f} "
-                  f"cores; {run['replies_delivered']:,} replies delivered")
+                  f"cores; {_delivery(run)}")
         gated = run["rate_per_s"] >= 100
         rows.append((f"Ack latency, {where}", f"{run['rate_per_s']:.0f} msg/s for {run['seconds']:.0f} s, "
                      f"{run['senders']} senders, model {run['model_latency_s']:.0f} s", result,

@@ -1,6 +1,7 @@
 """A threaded HTTP server base shared by the fake OpenAI and Twilio servers."""
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,6 +33,15 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up mid-answer (an app stopped while its model call waited) is not an
+        error of the fake; anything else still prints its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class BackgroundServer:
     """Runs a ThreadingHTTPServer on 127.0.0.1 in a daemon thread."""
 
@@ -46,7 +56,7 @@ class BackgroundServer:
         """Bind and serve in the background; returns self for chaining."""
         owner = self
         handler = type("BoundHandler", (self.handler_class,), {"server_owner": owner})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self._requested_port), handler)
+        self.httpd = _Server(("127.0.0.1", self._requested_port), handler)
         self.httpd.daemon_threads = True
         self.httpd.request_queue_size = 1024
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -33,6 +33,11 @@ class PoisonMessage(RuntimeError):
     """A message that keeps failing, even across restarts: it is failed for good."""
 
 
+class DeliveredButUnrecorded(RuntimeError):
+    """The reply reached the user, but the ledger could not be marked done: retrying would send it
+    again, so the turn is not retried (and no apology follows the answer)."""
+
+
 class Dispatcher:
     """Feeds ledger entries to `process(entries)` in per-sender order, retrying failures a bounded number of times."""
 
@@ -132,6 +137,9 @@ class Dispatcher:
                 if max(e.attempts for e in entries) > self.max_attempts * 2:
                     raise PoisonMessage(f"gave up after {entries[0].attempts} attempts across restarts")
                 self.process(entries)
+                return
+            except DeliveredButUnrecorded as exc:
+                log.error("%s: they stay 'processing', and are answered again only after a restart", exc)
                 return
             except PoisonMessage as exc:
                 self._safely(ledger.mark_failed, self.db, batch, str(exc))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from agent.runtime import Assistant
 from agent.turn import Reply, Turn
@@ -11,6 +11,7 @@ from common.cpf import mask_cpfs_in_text
 from storage import images, ledger
 from storage.ledger import REDACTED, LedgerEntry
 
+from .dispatcher import DeliveredButUnrecorded
 from .intake import build_turn
 
 if TYPE_CHECKING:
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 APOLOGY = ("Desculpe, não consegui processar sua mensagem agora. Ela ficou registrada; "
            "tente de novo em alguns minutos.")
+# Pauses between tries of the bookkeeping after a reply went out (chat log, ledger): a database
+# blip there must not make the dispatcher answer, and send, the same turn again.
+RECORD_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class TurnProcessor:
@@ -49,7 +53,25 @@ class TurnProcessor:
             ledger.mark_failed(self.services.db, ids, f"reply not delivered: {exc}")
             return
         note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
-        ledger.mark_done(self.services.db, ids, note)
+        if not self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done"):
+            raise DeliveredButUnrecorded(f"reply delivered; ledger rows {ids} could not be marked done")
+
+    def _after_sending(self, record: Callable[[], object], what: str) -> bool:
+        """Run `record` (bookkeeping after a send), trying again over a few seconds; False if it never
+        succeeded. The pauses give the worker's CPU slot back."""
+        for pause in (*RECORD_PAUSES, None):
+            try:
+                record()
+                return True
+            except Exception as exc:
+                # The driver's own message only: SQLAlchemy's text would carry the statement's values.
+                reason = f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0][:200]}"
+                if pause is None:
+                    log.error("after a delivered reply, could not %s: %s", what, reason)
+                    return False
+                log.warning("after a delivered reply, could not %s (%s); trying again in %.2f s", what, reason, pause)
+                self.services.gate.sleep(pause)
+        return False
 
     def _forget_voice_notes(self, turn: Turn) -> None:
         """A voice note sent where a password was expected may hold it: its audio and transcript go."""
@@ -73,14 +95,16 @@ class TurnProcessor:
             chatlog.append(entry.sender, body, "in", entry.message_sid)
 
     def deliver(self, phone: str, reply: Reply) -> None:
-        """Send texts then images through the configured sender, logging each outbound message."""
+        """Send texts then images through the configured sender, logging each outbound message. A chat
+        log that stays unwritable costs its line (logged as an error), never a second send."""
         sender, chatlog = self.services.sender, self.services.chatlog
         if reply.text:
             sids = sender.send_text(phone, reply.text)
-            chatlog.append(phone, reply.text, "out", sids[0] if sids else None)
+            self._after_sending(lambda: chatlog.append(phone, reply.text, "out", sids[0] if sids else None),
+                                "write the chat log")
         for url, caption in reply.images:
             sid = sender.send_image(phone, url, caption)
-            chatlog.append(phone, f"[imagem] {caption}", "out", sid)
+            self._after_sending(lambda: chatlog.append(phone, f"[imagem] {caption}", "out", sid), "write the chat log")
 
     def give_up(self, entries: list[LedgerEntry], reason: str) -> None:
         """After the last retry: tell the user, so no message fails silently."""

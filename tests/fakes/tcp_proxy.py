@@ -16,6 +16,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._paused = threading.Event()
 
     def start(self) -> "TcpProxy":
         """Start accepting connections in a background thread."""
@@ -28,6 +29,9 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self._paused.is_set():
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -56,14 +60,16 @@ class TcpProxy:
                     pass
                 sock.close()
 
-    def stop(self) -> None:
-        """Refuse new connections and cut every open one, as a crashed server would."""
-        self._stopped.set()
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
+    def pause(self) -> None:
+        """Cut every open connection and hang up on new ones until `resume()`: a server blip."""
+        self._paused.set()
+        self._cut_all()
+
+    def resume(self) -> None:
+        """Forward new connections again."""
+        self._paused.clear()
+
+    def _cut_all(self) -> None:
         with self._lock:
             for sock in self._sockets:
                 try:
@@ -72,3 +78,13 @@ class TcpProxy:
                     pass
                 sock.close()
             self._sockets.clear()
+
+    def stop(self) -> None:
+        """Refuse new connections and cut every open one, as a crashed server would."""
+        self._stopped.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self._cut_all()

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
@@ -98,6 +99,7 @@ class FakeTwilio(BackgroundServer):
             self._cdn: dict[str, _Media] = {}
             self._failure: _Failure | None = None
             self.latency = 0.0
+            self.on_message: Callable[[SentMessage], None] | None = None
 
     def set_latency(self, seconds: float) -> None:
         """Delay every answer by `seconds`."""
@@ -202,6 +204,9 @@ class FakeTwilio(BackgroundServer):
         with self.arrived:
             self._messages.append(message)
             self.arrived.notify_all()
+            hook = self.on_message
+        if hook is not None:
+            hook(message)  # before the sender hears back: a test can break something right after a send
         return 201, self.resource(message)
 
     def resource(self, message: SentMessage) -> dict:

@@ -1,0 +1,84 @@
+"""A database blip right after a reply went out: the reply is not sent twice, nor followed by an
+apology. PostgreSQL is reached through a TCP proxy the fake Twilio cuts the moment it accepts the
+reply, before the worker hears back; the chat log is the SQL table in that same database."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import Database
+from tests.fakes.openai_server import say
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.fixtures.app import wait_until
+from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
+
+pytestmark = pytest.mark.slow
+ALICE = "+5511999990031"
+TO = f"whatsapp:{ALICE}"
+
+
+@pytest.fixture
+def pg_behind_proxy():
+    """(proxy, URL through it, direct URL) of a fresh database; dropped afterwards."""
+    name = f"wa_blip_{uuid.uuid4().hex[:10]}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    proxy = TcpProxy(PG_HOST, PG_PORT).start()
+    yield proxy, f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{proxy.port}/{name}", \
+        f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    proxy.stop()
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def ledger_and_log(direct_url: str) -> tuple[list[str], list[str]]:
+    """(ledger statuses, chat log directions) read past the proxy."""
+    db = Database(direct_url, pool_size=1)
+    try:
+        with db.engine.connect() as conn:
+            statuses = conn.execute(text("SELECT status FROM inbound_messages ORDER BY id")).scalars().all()
+            directions = conn.execute(text("SELECT direction FROM chat_log ORDER BY id")).scalars().all()
+        return list(statuses), list(directions)
+    finally:
+        db.dispose()
+
+
+def test_a_blip_after_the_send_is_waited_out_and_the_reply_goes_once(make_live_app, pg_behind_proxy,
+                                                                      openai_server, twilio_server):
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=url)
+    openai_server.on("bom dia", say("Bom dia! Em que posso ajudar?"))
+
+    def blip(_message) -> None:
+        proxy.pause()
+        threading.Timer(1.2, proxy.resume).start()
+
+    twilio_server.on_message = blip
+    assert live.send(ALICE, "bom dia").status_code == 200
+    assert [m.body for m in twilio_server.wait_for(1, to=TO, timeout=15)] == ["Bom dia! Em que posso ajudar?"]
+    assert wait_until(lambda: ledger_and_log(direct)[0] == ["done"], timeout=15)
+    time.sleep(1.5)  # long enough for a retry of the turn (1 s after a failure) to have sent again
+    assert [m.body for m in twilio_server.messages(to=TO)] == ["Bom dia! Em que posso ajudar?"]
+    assert len(openai_server.chat_requests()) == 1
+    assert ledger_and_log(direct)[1] == ["in", "out"]
+
+
+def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_reply(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server, caplog):
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=url)
+    openai_server.on("boa noite", say("Boa noite!"))
+    twilio_server.on_message = lambda _message: proxy.pause()
+    with caplog.at_level(logging.WARNING, logger="worker"):
+        assert live.send(ALICE, "boa noite").status_code == 200
+        assert [m.body for m in twilio_server.wait_for(1, to=TO, timeout=15)] == ["Boa noite!"]
+        assert wait_until(lambda: "could not be marked done" in caplog.text, timeout=30)
+    proxy.resume()
+    time.sleep(1.5)
+    assert [m.body for m in twilio_server.messages(to=TO)] == ["Boa noite!"], "no second reply, no apology"
+    assert ledger_and_log(direct) == (["processing"], ["in"])
+    assert "could not write the chat log" in caplog.text
+    assert "Boa noite" not in caplog.text and "boa noite" not in caplog.text, "no message text in the logs"

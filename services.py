@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable
 
 from agno.db.sqlite import SqliteDb
 from agno.db.utils import json_serializer

@@ -65,12 +65,14 @@ class TurnProcessor:
                 return True
             except Exception as exc:
                 # The driver's own message only: SQLAlchemy's text would carry the statement's values.
-                reason = f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0][:200]}"
+                detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
+                reason = f"{type(exc).__name__}: {detail}"
                 if pause is None:
                     log.error("after a delivered reply, could not %s: %s", what, reason)
-                    return False
-                log.warning("after a delivered reply, could not %s (%s); trying again in %.2f s", what, reason, pause)
-                self.services.gate.sleep(pause)
+                else:
+                    log.warning("after a delivered reply, could not %s (%s); trying again in %.2f s", what, reason,
+                                pause)
+                    self.services.gate.sleep(pause)
         return False
 
     def _forget_voice_notes(self, turn: Turn) -> None:

@@ -15,9 +15,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from .http_base import BackgroundServer, QuietHandler

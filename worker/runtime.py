@@ -47,10 +47,8 @@ class AssistantRuntime:
                 log.exception("inline turn failed")
                 ledger.mark_failed(self.services.db, [entry_id], f"{type(exc).__name__}: {exc}"[:500])
                 return twiml([APOLOGY])
-            for text in reply.texts:
-                self.services.chatlog.append(sender, text, "out", None)
-            for url, caption in reply.images:
-                self.services.chatlog.append(sender, f"[imagem] {caption}", "out", None)
+            self.services.chatlog.append_many(self.processor.inbound_lines(entries, reply)
+                                              + self.processor.outbound_lines(sender, reply))
             ledger.mark_done(self.services.db, [entry_id], "answered inline (twiml)")
             return twiml([chunk for text in reply.texts for chunk in split_message(text)], reply.images)
 

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Callable
 from agent.runtime import Assistant
 from agent.turn import Reply, Turn
 from channels.twilio_outbound import SendFailed
+from common.clock import utcnow
 from common.cpf import mask_cpfs_in_text
 from storage import images, ledger
+from storage.chatlog import LoggedMessage
 from storage.ledger import REDACTED, LedgerEntry
 
 from .dispatcher import DeliveredButUnrecorded
@@ -33,25 +35,29 @@ class TurnProcessor:
         self.assistant = assistant
 
     def answer(self, entries: list[LedgerEntry]) -> Reply:
-        """Build the turn, get the reply and write the inbound side of the chat log."""
+        """Build the turn and get the reply; a reply that captured a secret redacts the ledger."""
         turn = build_turn(self.services, entries)
         reply = self.assistant.respond(turn)
         if reply.secret:
             self._forget_voice_notes(turn)
             ledger.redact_body(self.services.db, [e.id for e in entries])
-        self._log_inbound(entries, reply)
         return reply
 
     def process(self, entries: list[LedgerEntry]) -> None:
-        """The worker's job for one turn (REST mode): answer, deliver, mark the ledger."""
+        """The worker's job for one turn (REST mode): answer, deliver, then one chat-log write for
+        the turn's inbound and outbound lines, and the ledger. The chat log is written after the
+        send, off the user's wait, and a retried turn cannot log its inbound lines twice."""
         reply = self.answer(entries)
         ids = [e.id for e in entries]
+        lines = self.inbound_lines(entries, reply)
         try:
-            self.deliver(entries[0].sender, reply)
+            self.deliver(entries[0].sender, reply, lines)
         except SendFailed as exc:
             log.error("reply to %s not delivered: %s", entries[0].sender[-4:], exc)
+            self._write_chat_log(lines)
             ledger.mark_failed(self.services.db, ids, f"reply not delivered: {exc}")
             return
+        self._write_chat_log(lines)
         note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
         if not self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done"):
             raise DeliveredButUnrecorded(f"reply delivered; ledger rows {ids} could not be marked done")
@@ -83,8 +89,10 @@ class TurnProcessor:
             except Exception:
                 log.exception("could not delete the voice note %s sent at a password prompt", key)
 
-    def _log_inbound(self, entries: list[LedgerEntry], reply: Reply) -> None:
-        chatlog = self.services.chatlog
+    def inbound_lines(self, entries: list[LedgerEntry], reply: Reply) -> list[LoggedMessage]:
+        """The chat-log lines of a turn's inbound messages, stamped with their arrival: redacted when
+        the reply captured a secret, CPFs masked otherwise."""
+        lines = []
         for index, entry in enumerate(entries):
             if reply.secret:
                 body = REDACTED
@@ -94,19 +102,31 @@ class TurnProcessor:
                 body = mask_cpfs_in_text(entry.body)
             if entry.media and not reply.secret:
                 body = f"{body} [{len(entry.media)} anexo(s)]".strip()
-            chatlog.append(entry.sender, body, "in", entry.message_sid)
+            lines.append(LoggedMessage(entry.sender, body, "in", entry.message_sid, entry.received_at))
+        return lines
 
-    def deliver(self, phone: str, reply: Reply) -> None:
-        """Send texts then images through the configured sender, logging each outbound message. A chat
-        log that stays unwritable costs its line (logged as an error), never a second send."""
-        sender, chatlog = self.services.sender, self.services.chatlog
+    @staticmethod
+    def outbound_lines(phone: str, reply: Reply) -> list[LoggedMessage]:
+        """The chat-log lines of a reply that went out in the webhook's own response (twiml mode)."""
+        now = utcnow()
+        lines = [LoggedMessage(phone, reply.text, "out", None, now)] if reply.text else []
+        return lines + [LoggedMessage(phone, f"[imagem] {caption}", "out", None, now) for _url, caption in reply.images]
+
+    def _write_chat_log(self, lines: list[LoggedMessage]) -> None:
+        """One write for the turn's lines. A chat log that stays unwritable costs those lines (logged
+        as an error), never a second send."""
+        self._after_sending(lambda: self.services.chatlog.append_many(lines), "write the chat log")
+
+    def deliver(self, phone: str, reply: Reply, sent: list[LoggedMessage]) -> None:
+        """Send texts then images through the configured sender, adding to `sent` the chat-log line of
+        each message as it goes out (so a send that fails midway still logs what did go out)."""
+        sender = self.services.sender
         if reply.text:
             sids = sender.send_text(phone, reply.text)
-            self._after_sending(lambda: chatlog.append(phone, reply.text, "out", sids[0] if sids else None),
-                                "write the chat log")
+            sent.append(LoggedMessage(phone, reply.text, "out", sids[0] if sids else None, utcnow()))
         for url, caption in reply.images:
             sid = sender.send_image(phone, url, caption)
-            self._after_sending(lambda: chatlog.append(phone, f"[imagem] {caption}", "out", sid), "write the chat log")
+            sent.append(LoggedMessage(phone, f"[imagem] {caption}", "out", sid, utcnow()))
 
     def give_up(self, entries: list[LedgerEntry], reason: str) -> None:
         """After the last retry: tell the user, so no message fails silently."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from common.clock import as_utc, utcnow
 
@@ -41,6 +41,10 @@ class ChatLog(Protocol):
     def append(self, phone: str, body: str, direction: str, message_id: str | None = None,
                created_at: datetime | None = None) -> None:
         """Store one message."""
+
+    def append_many(self, messages: Sequence[LoggedMessage]) -> None:
+        """Store several messages in one write, in the given order (a turn's inbound and outbound
+        lines: one round trip to the store instead of one per line)."""
 
     def search(self, phone: str, words: str = "", since: datetime | None = None, until: datetime | None = None,
                limit: int = 10, before_latest: int = 0) -> list[LoggedMessage]:

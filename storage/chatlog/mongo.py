@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 
@@ -29,9 +29,14 @@ class MongoChatLog:
     def append(self, phone: str, body: str, direction: str, message_id: str | None = None,
                created_at: datetime | None = None) -> None:
         """Store one message with its folded text for accent-insensitive search."""
-        self.collection.insert_one({"phone": phone, "body": body, "body_search": fold(body),
-                                    "direction": direction, "message_id": message_id,
-                                    "created_at": as_utc(created_at or utcnow())})
+        self.append_many([LoggedMessage(phone, body, direction, message_id, created_at or utcnow())])
+
+    def append_many(self, messages: Sequence[LoggedMessage]) -> None:
+        """Store the messages with one ordered insert_many (their ObjectIds follow the given order)."""
+        documents = [{"phone": m.phone, "body": m.body, "body_search": fold(m.body), "direction": m.direction,
+                      "message_id": m.message_id, "created_at": as_utc(m.created_at)} for m in messages]
+        if documents:
+            self.collection.insert_many(documents, ordered=True)
 
     def search(self, phone: str, words: str = "", since: datetime | None = None, until: datetime | None = None,
                limit: int = 10, before_latest: int = 0) -> list[LoggedMessage]:

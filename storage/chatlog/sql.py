@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.sql import Select
@@ -14,7 +15,7 @@ from storage.models import ChatMessage
 from . import LoggedMessage, Page, day_range
 
 NEWEST_FIRST = (ChatMessage.created_at.desc(), ChatMessage.id.desc())
-_INSERT = insert(ChatMessage.__table__)  # two per turn: a Core insert, not the ORM's unit of work
+_INSERT = insert(ChatMessage.__table__)  # every turn writes: a Core insert, not the ORM's unit of work
 
 
 class SqlChatLog:
@@ -26,10 +27,16 @@ class SqlChatLog:
     def append(self, phone: str, body: str, direction: str, message_id: str | None = None,
                created_at: datetime | None = None) -> None:
         """Store one message with its folded text for accent-insensitive search."""
-        row = {"phone": phone, "body": body, "body_search": fold(body), "direction": direction,
-               "message_id": message_id, "created_at": as_utc(created_at or utcnow())}
+        self.append_many([LoggedMessage(phone, body, direction, message_id, created_at or utcnow())])
+
+    def append_many(self, messages: Sequence[LoggedMessage]) -> None:
+        """Store the messages in one transaction, one multi-row INSERT, ids in the given order."""
+        rows = [{"phone": m.phone, "body": m.body, "body_search": fold(m.body), "direction": m.direction,
+                 "message_id": m.message_id, "created_at": as_utc(m.created_at)} for m in messages]
+        if not rows:
+            return
         with self.db.transaction() as conn:
-            conn.execute(_INSERT, row)
+            conn.execute(_INSERT, rows)
 
     def search(self, phone: str, words: str = "", since: datetime | None = None, until: datetime | None = None,
                limit: int = 10, before_latest: int = 0) -> list[LoggedMessage]:

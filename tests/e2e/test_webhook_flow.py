@@ -130,10 +130,26 @@ def test_a_long_answer_arrives_as_ordered_chunks(live_app, openai_server, twilio
 
 def test_inbound_and_outbound_are_in_the_chat_log(live_app, twilio_server):
     live_app.send(ALICE, "registre isto", sid="SMchatlog0001")
-    twilio_server.wait_for(1, timeout=10)
+    (sent,) = twilio_server.wait_for(1, timeout=10)
     assert wait_until(lambda: live_app.services.chatlog.count(ALICE) == 2)
-    page = live_app.services.chatlog.list(phone=ALICE)
-    assert {(m.direction, m.body) for m in page.items} == {("in", "registre isto"), ("out", "Eco: registre isto")}
+    out, inbound = live_app.services.chatlog.list(phone=ALICE).items
+    assert (inbound.direction, inbound.body, inbound.message_id) == ("in", "registre isto", "SMchatlog0001")
+    assert (out.direction, out.body, out.message_id) == ("out", "Eco: registre isto", sent.sid)
+    received_at = ledger.get_by_sid(live_app.services.db, "SMchatlog0001").received_at
+    assert abs((inbound.created_at - received_at).total_seconds()) < 0.002, "the inbound line keeps its arrival time"
+    assert out.created_at >= inbound.created_at
+
+
+def test_a_reply_twilio_refuses_leaves_the_inbound_line_and_a_failed_row(live_app, twilio_server):
+    twilio_server.fail_next(1, status=400, code=21211, message="Invalid 'To' Phone Number")
+    live_app.send(ALICE, "isto não vai sair", sid="SMchatlog0002")
+    assert wait_until(lambda: ledger.get_by_sid(live_app.services.db, "SMchatlog0002").status == "failed")
+    live_app.wait_idle()
+    entry = ledger.get_by_sid(live_app.services.db, "SMchatlog0002")
+    assert "reply not delivered" in entry.error
+    assert [(m.direction, m.body) for m in live_app.services.chatlog.list(phone=ALICE).items] == [
+        ("in", "isto não vai sair")]
+    assert twilio_server.messages(to=f"whatsapp:{ALICE}") == []
 
 
 def test_stored_runs_leave_the_system_prompt_out_and_history_still_works(live_app, openai_server, twilio_server):

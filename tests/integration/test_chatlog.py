@@ -7,7 +7,7 @@ import pymongo
 import pytest
 
 from common.textfold import fold
-from storage.chatlog import open_chat_log
+from storage.chatlog import LoggedMessage, open_chat_log
 from storage.chatlog.mongo import MongoChatLog
 from storage.chatlog.sql import SqlChatLog
 
@@ -39,6 +39,19 @@ def test_append_then_list_gives_everything_back_in_utc(chat_log):
         "Oi, como posso ajudar?", "out", None, at(1))
     assert (oldest.phone, oldest.message_id) == (ALICE, "SM1")
     assert oldest.created_at.utcoffset() == timedelta(0)
+
+
+def test_append_many_stores_a_turn_in_order_in_one_write(chat_log):
+    same_time = at(2)
+    chat_log.append_many([LoggedMessage(ALICE, "Olá", "in", "SM1", at(0)),
+                          LoggedMessage(ALICE, "Oi! Tudo bem?", "out", "SM2", same_time),
+                          LoggedMessage(ALICE, "[imagem] praia", "out", "SM3", same_time)])
+    chat_log.append_many([])
+    page = chat_log.list(ALICE)
+    assert page.total == 3
+    assert [(m.body, m.direction, m.message_id) for m in page.items] == [
+        ("[imagem] praia", "out", "SM3"), ("Oi! Tudo bem?", "out", "SM2"), ("Olá", "in", "SM1")]
+    assert bodies(chat_log.search(ALICE, "tudo")) == ["Oi! Tudo bem?"]
 
 
 def test_append_without_time_uses_now(chat_log):

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 
 from channels.twilio_inbound import BadInbound, parse_form, signature_is_valid, twiml, webhook_url
 from storage import ledger
+from worker.nudge import Nudge
 
 from .errors import error_response
 
@@ -50,7 +51,7 @@ def whatsapp_webhook():
     if config.reply_mode == "twiml":
         return _twiml_response(runtime.answer_inline(entry_id, message.sender))
     if config.separate_worker:
-        current_app.extensions["worker_nudger"].send()
+        current_app.extensions["worker_nudger"].send(Nudge(entry_id, message.sender, bool(message.media)))
     else:
         runtime.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
     return _twiml_response(twiml())

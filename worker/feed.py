@@ -2,7 +2,10 @@
 
 The web process only writes ledger rows; this loop finds them and hands them to the dispatcher.
 At start it recovers what a crash left; then it sleeps until the webhook's nudge (or the poll
-interval, should a nudge be lost) and reads the queued rows above its cursor.
+interval, should a nudge be lost) and reads the queued rows above its cursor. A nudge names its
+row, committed before it was sent: when the named rows are exactly the ones right above the
+cursor and no gap is outstanding, they are taken as they are, without reading the ledger;
+anything else (a gap, an id skipped, a bare wake-up, a timeout) reads the ledger.
 
 PostgreSQL hands out ids at insert but rows become visible at commit, so with concurrent webhooks
 a lower id often commits just after a higher one moved the cursor past it. The ids the cursor
@@ -23,7 +26,7 @@ from storage import ledger
 from storage.db import Database
 
 from .dispatcher import Dispatcher
-from .nudge import NudgeListener
+from .nudge import Nudge, NudgeListener
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.5
@@ -36,18 +39,18 @@ ERROR_PAUSE = 2.0
 class Waiter(Protocol):
     """Something the loop can sleep on: a NudgeListener, or a plain timer without one."""
 
-    def wait(self, timeout: float) -> bool:
-        """Sleep until woken or `timeout` seconds pass; True when woken."""
+    def wait(self, timeout: float) -> list[Nudge] | None:
+        """Sleep until woken or `timeout` seconds pass; None on timeout, else the rows named."""
 
 
 class _Timer:
     def __init__(self) -> None:
         self.event = threading.Event()
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float) -> list[Nudge] | None:
         woken = self.event.wait(timeout)
         self.event.clear()
-        return woken
+        return [] if woken else None
 
 
 class LedgerFeed:
@@ -81,11 +84,12 @@ class LedgerFeed:
                 self._stopped.wait(ERROR_PAUSE)
         last_sweep = time.monotonic()
         while not self._stopped.is_set():
-            self._waiter.wait(self.poll_interval)
+            nudges = self._waiter.wait(self.poll_interval)
             if self._stopped.is_set():
                 return
             try:
-                self.feed_new()
+                if not (nudges and self.take_nudged(nudges)):
+                    self.feed_new()
                 if time.monotonic() - last_sweep >= self.sweep_interval:
                     self.sweep()
                     last_sweep = time.monotonic()
@@ -109,6 +113,21 @@ class LedgerFeed:
                 self.gaps.update((gap, now) for gap in range(self.cursor + 1, top) if gap not in seen)
             self.cursor = top
         return self._enqueue(rows)
+
+    def take_nudged(self, nudges: list[Nudge]) -> bool:
+        """Enqueue the nudged rows without reading the ledger when they are exactly the ids right
+        above the cursor and no gap is outstanding (ids at or below the cursor were seen already);
+        False, taking nothing, otherwise: then the ledger must be read as usual."""
+        if self.gaps:
+            return False
+        fresh = sorted((n for n in nudges if n.entry_id > self.cursor), key=lambda n: n.entry_id)
+        if [n.entry_id for n in fresh] != list(range(self.cursor + 1, self.cursor + 1 + len(fresh))):
+            return False
+        if fresh:
+            self.cursor = fresh[-1].entry_id
+        for nudge in fresh:
+            self.dispatcher.enqueue(nudge.entry_id, nudge.sender, nudge.has_media)
+        return True
 
     def sweep(self) -> int:
         """Enqueue every queued row the cursor went past (ids committed out of order)."""

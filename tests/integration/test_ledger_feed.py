@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from storage import ledger
 from storage.models import InboundMessage
 from tests.fixtures.app import wait_until
 from worker.dispatcher import Dispatcher
 from worker.feed import LedgerFeed
-from worker.nudge import Nudger, NudgeListener
+from worker.nudge import Nudge, Nudger, NudgeListener
 
 
 class Recorder:
@@ -180,5 +181,84 @@ def test_a_nudge_with_nobody_listening_is_silently_dropped(sock_dir):
     for _ in range(5000):
         nudger.send()
     assert time.monotonic() - started < 2.0  # EAGAIN, never a blocked webhook
-    assert listener.wait(0) is True and listener.wait(0) is False  # one wake-up drains them all
+    assert listener.wait(0) == [] and listener.wait(0) is None  # one wake-up drains them all
     listener.close()
+
+
+def test_a_nudge_names_its_row_and_malformed_datagrams_are_bare_wake_ups(sock_dir):
+    listener = NudgeListener(sock_dir / "named.sock")
+    nudger = Nudger(sock_dir / "named.sock")
+    try:
+        nudger.send(Nudge(41, "+5511900000041", False))
+        nudger.send(Nudge(42, "+5511900000042", True))
+        nudger.send()
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for junk in (b"43 +5511900000043", b"x +5511900000043 0", b"44 +5511900000044 2", b"\xff\xfe"):
+            raw.sendto(junk, str(sock_dir / "named.sock"))
+        raw.close()
+        assert listener.wait(1) == [Nudge(41, "+5511900000041", False), Nudge(42, "+5511900000042", True)]
+        assert listener.wait(0) is None
+    finally:
+        listener.close()
+
+
+class LedgerReads:
+    """Counts the statements that read the ledger's waiting rows (SQLAlchemy's cursor event)."""
+
+    def __init__(self, db) -> None:
+        self.engine, self.count = db.engine, 0
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "inbound_messages" in statement:
+            self.count += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def test_nudged_rows_right_above_the_cursor_are_taken_without_reading_the_ledger(db, worker):
+    recorder, dispatcher = worker
+    feed = LedgerFeed(db, dispatcher)
+    first, second = add(db, 1), add(db, 2, sender="+5511900000002")
+    reads = LedgerReads(db)
+    try:
+        assert feed.take_nudged([Nudge(second, "+5511900000002", False), Nudge(first, "+5511900000001", False)])
+        assert reads.count == 0 and feed.cursor == second
+        assert feed.take_nudged([Nudge(first, "+5511900000001", False)]), "a row the cursor passed: nothing to do"
+        assert dispatcher.wait_idle(10) and sorted(recorder.ran) == [first, second]
+        assert reads.count == 0
+    finally:
+        reads.close()
+
+
+def test_a_nudge_past_an_unseen_id_or_with_gaps_outstanding_reads_the_ledger(db, worker):
+    recorder, dispatcher = worker
+    feed = LedgerFeed(db, dispatcher)
+    first, second, third = add(db, 1), add(db, 2), add(db, 3)
+    assert not feed.take_nudged([Nudge(second, "+5511900000001", False)]), "the first row's nudge has not come"
+    assert feed.cursor == 0 and dispatcher.in_flight() == 0
+    feed.feed_new()
+    assert feed.cursor == third
+    feed.gaps[third - 5] = time.monotonic()
+    fourth = add(db, 4)
+    assert not feed.take_nudged([Nudge(fourth, "+5511900000001", False)])
+    assert feed.cursor == third
+    assert dispatcher.wait_idle(10) and recorder.ran == [first, second, third]
+
+
+def test_the_feed_answers_nudged_rows_in_order_through_the_socket(db, worker, sock_dir):
+    recorder, dispatcher = worker
+    path = sock_dir / "worker.sock"
+    feed = LedgerFeed(db, dispatcher, NudgeListener(path), poll_interval=30, sweep_interval=60).start()
+    try:
+        assert wait_until(lambda: feed.cursor == 0 and feed._thread.is_alive(), timeout=5)
+        nudger = Nudger(path)
+        ids = []
+        for n in range(1, 6):
+            ids.append(add(db, n))
+            nudger.send(Nudge(ids[-1], "+5511900000001", False))
+        assert wait_until(lambda: recorder.ran == ids, timeout=10), recorder.ran
+    finally:
+        feed.stop()
+        feed.listener.close()

@@ -73,6 +73,7 @@ class ScriptedOpenAI(BackgroundServer):
             self.fail_status: int | None = None
             self.transcript_text = "transcrição de teste"
             self.transcript_status: int | None = None
+            self.omit: tuple[str, ...] = ()  # completion fields left out, as some compatible servers do
 
     @property
     def base_url(self) -> str:
@@ -110,7 +111,10 @@ class ScriptedOpenAI(BackgroundServer):
             step = steps[calls_made]
         else:
             step = say(message_text(tool_results[-1]) if tool_results else "ok")
-        return 200, completion(body.get("model", "gpt-4o"), step), delay
+        answer = completion(body.get("model", "gpt-4o"), step)
+        for name in self.omit:
+            answer.pop(name, None)
+        return 200, answer, delay
 
 
 def completion(model: str, step: Step) -> dict:

@@ -7,7 +7,7 @@ from agno.run.base import RunStatus
 from openai import APIStatusError, OpenAI
 
 from agent.model import AssistantChatModel, PlainJsonCompletions
-from tests.fakes.openai_server import say
+from tests.fakes.openai_server import say, tool
 
 TOOLS = [{"type": "function", "function": {
     "name": "search_images", "description": "Busca fotos.",
@@ -33,6 +33,29 @@ def test_the_body_and_credentials_match_the_sdk_request(openai_server, client):
     assert plain_body == sdk_body
     assert openai_server.authorizations == ["Bearer sk-test-key"] * 2
     assert plain.model_dump(exclude={"id", "created"}) == by_sdk.model_dump(exclude={"id", "created"})
+
+
+def test_a_tool_call_reply_parses_as_the_sdk_parses_it(openai_server, client):
+    openai_server.on("praia", tool("search_images", query="praia"))
+    params = dict(model="gpt-4o", messages=MESSAGES[:2], tools=TOOLS)
+    by_sdk = client.chat.completions.create(**params)
+    plain = PlainJsonCompletions(client).create(**params)
+    assert type(plain) is type(by_sdk) and type(plain.choices[0].message.tool_calls[0]) is \
+        type(by_sdk.choices[0].message.tool_calls[0])
+    dumps = [reply.model_dump(exclude={"id", "created"}) for reply in (plain, by_sdk)]
+    for dump in dumps:
+        assert dump["choices"][0]["message"]["tool_calls"][0].pop("id").startswith("call_")
+    assert dumps[0] == dumps[1]
+    assert plain.choices[0].message.tool_calls[0].function.arguments == '{"query": "praia"}'
+
+
+def test_a_reply_missing_required_fields_is_still_read_as_the_sdk_reads_it(openai_server, client):
+    openai_server.omit = ("object", "created", "usage")
+    by_sdk = client.chat.completions.create(model="gpt-4o", messages=MESSAGES[:2])
+    plain = PlainJsonCompletions(client).create(model="gpt-4o", messages=MESSAGES[:2])
+    assert plain.choices[0].message.content == by_sdk.choices[0].message.content == "Eco: mostre fotos de praia"
+    assert plain.model_dump(exclude={"id"}) == by_sdk.model_dump(exclude={"id"})
+    assert plain.object is None and plain.usage is None
 
 
 def test_errors_are_the_sdks_own(openai_server, client):

@@ -149,7 +149,7 @@ class AppProcess:
         for pid, output in targets:
             self.profilers.append(subprocess.Popen(
                 [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--gil", "--nonblocking",
-                 "--rate", "250", "--format", "raw", "--output", str(output)],
+                 "--rate", os.environ.get("BENCH_SPY_RATE", "250"), "--format", "raw", "--output", str(output)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def _stop_profilers(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -16,6 +17,12 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:  # noqa: D401 - silence the default access log
         pass
+
+    def parse_request(self) -> bool:
+        """Note when the request line arrived (`request_started`, time.monotonic()), before the
+        headers are parsed: the moment the request reached this server."""
+        self.request_started = time.monotonic()
+        return super().parse_request()
 
     def read_body(self) -> bytes:
         """Read the request body according to Content-Length."""

@@ -187,8 +187,9 @@ class FakeTwilio(BackgroundServer):
                 self._failure = None
             return failure
 
-    def create_message(self, form: dict[str, list[str]]) -> tuple[int, dict | bytes]:
-        """Validate a Messages form like Twilio does; record and describe the message."""
+    def create_message(self, form: dict[str, list[str]], arrived: float | None = None) -> tuple[int, dict | bytes]:
+        """Validate a Messages form like Twilio does; record and describe the message (`monotonic` is
+        `arrived`, when its request reached the server, if given)."""
         to, sender = form.get("To", [""])[0], form.get("From", [""])[0]
         body, media = form.get("Body", [""])[0], form.get("MediaUrl", [])
         if not to:
@@ -200,7 +201,7 @@ class FakeTwilio(BackgroundServer):
         if len(body) > 1600:
             return 400, error_body(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         now = datetime.now(timezone.utc)
-        message = SentMessage(f"SM{secrets.token_hex(16)}", to, sender, body, media, now, time.monotonic())
+        message = SentMessage(f"SM{secrets.token_hex(16)}", to, sender, body, media, now, arrived or time.monotonic())
         with self.arrived:
             self._messages.append(message)
             self.arrived.notify_all()
@@ -286,7 +287,7 @@ class _Handler(QuietHandler):
         failure = owner.take_failure()
         if failure:
             return self._json(failure.status, error_body(failure.status, failure.code, failure.message))
-        status, payload = owner.create_message(parse_qs(raw.decode(), keep_blank_values=True))
+        status, payload = owner.create_message(parse_qs(raw.decode(), keep_blank_values=True), self.request_started)
         self._json(status, payload)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming

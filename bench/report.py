@@ -185,6 +185,10 @@ def sweep_table(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def _ratio(pair: list[float]) -> str:
+    return " → ".join(f"{value:.2f}" for value in pair) + "×"
+
+
 def markdown_table(results: dict) -> str:
     """The summary table, then the details tables, as one markdown string."""
     lines = ["| scenario | conditions | result | target | met |", "|---|---|---|---|---|"]
@@ -198,6 +202,12 @@ def markdown_table(results: dict) -> str:
     if stolen:
         parts.append("CPU time the hypervisor took for other guests during each scenario (steal, /proc/stat): "
                      + ", ".join(stolen) + ".")
+    shared = [f"{name} {_ratio(figures['co_runner_slowdown'])}" for name, figures in scenarios.items()
+              if figures.get("co_runner_slowdown") and None not in figures["co_runner_slowdown"]]
+    if shared:
+        parts.append("CPU time a CPU-bound loop needed while another vCPU was busy, against idle, before and after "
+                     "each scenario (1.00: separate cores; more: the vCPUs share a core, and every process "
+                     "running beside ours makes our CPU times grow): " + ", ".join(shared) + ".")
     if "capacity" in scenarios and "error" not in scenarios["capacity"]:
         parts.append(sweep_table(scenarios["capacity"]))
     if "economy" in scenarios and "error" not in scenarios["economy"]:

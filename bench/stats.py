@@ -1,7 +1,11 @@
-"""Small statistics helpers: percentiles and millisecond summaries."""
+"""Small statistics helpers: percentiles, millisecond summaries, and how the host shares its CPUs."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import time
 from typing import Iterable
 
 
@@ -42,3 +46,46 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float | None
     """The share (0-1) of CPU time stolen by the hypervisor between two `cpu_ticks()`; None if unknown."""
     total = after[1] - before[1]
     return round((after[0] - before[0]) / total, 4) if total > 0 else None
+
+
+_SPIN = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+
+
+def _loop_cpu_seconds(loops: int) -> float:
+    started = time.process_time()
+    total = 0
+    for i in range(loops):
+        total += i * i
+    return time.process_time() - started
+
+
+def co_runner_slowdown(rounds: int = 3, loops: int = 1_000_000) -> float | None:
+    """How much more CPU time a fixed CPU-bound loop takes on one vCPU while a spinning process keeps
+    another vCPU busy than while that vCPU is idle (median of `rounds`, rounded to 0.01).
+
+    About 1.0: the vCPUs behave as separate cores. Well above it: they share a physical core (SMT
+    siblings) or its caches at the moment, so every process that runs beside ours (the database,
+    the other app process, the fakes) makes our CPU times grow. None with a single vCPU or where
+    the process cannot choose its CPUs."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    original = os.sched_getaffinity(0)
+    if len(original) < 2:
+        return None
+    here, there = sorted(original)[:2]
+    ratios = []
+    try:
+        os.sched_setaffinity(0, {here})
+        for _ in range(rounds):
+            idle = _loop_cpu_seconds(loops)
+            spinner = subprocess.Popen([sys.executable, "-c", _SPIN, str(there)])
+            try:
+                time.sleep(0.1)
+                busy = _loop_cpu_seconds(loops)
+            finally:
+                spinner.kill()
+                spinner.wait()
+            ratios.append(busy / idle if idle > 0 else math.nan)
+    finally:
+        os.sched_setaffinity(0, original)
+    return round(percentile(ratios, 50), 2)

@@ -1,14 +1,19 @@
-"""The bench's own arithmetic and request building (no timing is asserted here)."""
+"""The bench's own arithmetic, request building and host probe (no figure of ours is asserted here)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qsl
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 from bench.fakes import AUTH_TOKEN
 from bench.load import webhook
-from bench.report import flat_from
-from bench.stats import cpu_ticks, ms_summary, percentile, steal_share
+from bench.report import flat_from, markdown_table
+from bench.stats import co_runner_slowdown, cpu_ticks, ms_summary, percentile, steal_share
 
 
 def test_percentile_is_nearest_rank():
@@ -44,3 +49,26 @@ def test_steal_share_comes_from_the_cpu_line_of_proc_stat():
     assert before == (35, 1000) and after == (45, 1800)
     assert steal_share(before, after) == 0.0125
     assert steal_share(after, after) is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_co_runner_slowdown_is_measured_and_the_affinity_given_back():
+    before = os.sched_getaffinity(0)
+    ratio = co_runner_slowdown(rounds=1, loops=200_000)
+    assert isinstance(ratio, float) and 0.5 < ratio < 5
+    assert os.sched_getaffinity(0) == before
+
+
+def test_co_runner_slowdown_is_none_on_a_single_cpu():
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from bench.stats import co_runner_slowdown; print(co_runner_slowdown(rounds=1, loops=1000))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "None"
+
+
+def test_the_table_says_how_much_a_busy_neighbour_slowed_each_scenario():
+    results = {"machine": {}, "scenarios": {"ack": {"error": "x", "co_runner_slowdown": [1.0, 1.36]},
+                                            "search": {"error": "y", "co_runner_slowdown": [None, 1.2]}}}
+    table = markdown_table(results)
+    assert "ack 1.00 → 1.36×" in table and "search" not in table.split("against idle")[-1]

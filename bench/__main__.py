@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .common import Run, scratch_dir
 from .fakes import FakesProcess
 from .report import markdown_table
-from .stats import co_runner_slowdown, cpu_ticks, steal_share
+from .stats import cpu_probe, cpu_ticks, steal_share
 
 SCENARIOS = ("ack", "capacity", "overhead", "search", "economy")
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in overall:
             overall.set_postfix_str(name)
             module = importlib.import_module(f"bench.scenarios.{name}")
-            slowdown_before = co_runner_slowdown()
+            probe_before = cpu_probe()
             started, ticks = time.monotonic(), cpu_ticks()
             try:
                 figures = module.run(Run(args.quick, workdir, fakes, progress, {"profile": args.profile}))
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 figures = {"error": f"{type(exc).__name__}: {exc}"}
             figures["elapsed_s"] = round(time.monotonic() - started, 1)
             figures["steal_share"] = steal_share(ticks, cpu_ticks())
-            figures["co_runner_slowdown"] = [slowdown_before, co_runner_slowdown()]
+            figures["cpu_probe"] = {"before": probe_before, "after": cpu_probe()}
             figures["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             figures["quick"] = args.quick
             results["scenarios"][name] = figures

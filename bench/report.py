@@ -185,8 +185,9 @@ def sweep_table(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def _ratio(pair: list[float]) -> str:
-    return " → ".join(f"{value:.2f}" for value in pair) + "×"
+def _probe(probe: dict) -> str:
+    neighbour = probe.get("busy_neighbour")
+    return f"{_num(probe['loop_ms'])} ms" + (f" ×{neighbour:.2f}" if neighbour is not None else "")
 
 
 def markdown_table(results: dict) -> str:
@@ -202,12 +203,12 @@ def markdown_table(results: dict) -> str:
     if stolen:
         parts.append("CPU time the hypervisor took for other guests during each scenario (steal, /proc/stat): "
                      + ", ".join(stolen) + ".")
-    shared = [f"{name} {_ratio(figures['co_runner_slowdown'])}" for name, figures in scenarios.items()
-              if figures.get("co_runner_slowdown") and None not in figures["co_runner_slowdown"]]
-    if shared:
-        parts.append("CPU time a CPU-bound loop needed while another vCPU was busy, against idle, before and after "
-                     "each scenario (1.00: separate cores; more: the vCPUs share a core, and every process "
-                     "running beside ours makes our CPU times grow): " + ", ".join(shared) + ".")
+    probes = [f"{name} {_probe(figures['cpu_probe']['before'])} → {_probe(figures['cpu_probe']['after'])}"
+              for name, figures in scenarios.items() if figures.get("cpu_probe")]
+    if probes:
+        parts.append("A fixed CPU-bound loop before → after each scenario: its CPU time on one vCPU with the other "
+                     "idle, and × how much longer with the other vCPU busy (steal does not show a vCPU slowed by "
+                     "a busy sibling on its physical core): " + ", ".join(probes) + ".")
     if "capacity" in scenarios and "error" not in scenarios["capacity"]:
         parts.append(sweep_table(scenarios["capacity"]))
     if "economy" in scenarios and "error" not in scenarios["economy"]:

@@ -59,21 +59,22 @@ def _loop_cpu_seconds(loops: int) -> float:
     return time.process_time() - started
 
 
-def co_runner_slowdown(rounds: int = 3, loops: int = 1_000_000) -> float | None:
-    """How much more CPU time a fixed CPU-bound loop takes on one vCPU while a spinning process keeps
-    another vCPU busy than while that vCPU is idle (median of `rounds`, rounded to 0.01).
+def cpu_probe(rounds: int = 3, loops: int = 1_000_000) -> dict[str, float | None]:
+    """How fast the host runs a fixed CPU-bound loop right now: `loop_ms`, its CPU time on one vCPU
+    with the others idle, and `busy_neighbour`, how many times that while a spinning process keeps
+    another vCPU busy (medians of `rounds`).
 
-    About 1.0: the vCPUs behave as separate cores. Well above it: they share a physical core (SMT
-    siblings) or its caches at the moment, so every process that runs beside ours (the database,
-    the other app process, the fakes) makes our CPU times grow. None with a single vCPU or where
-    the process cannot choose its CPUs."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    original = os.sched_getaffinity(0)
+    Steal does not show everything: a vCPU that shares a physical core with a busy sibling runs,
+    and is charged, for longer. `loop_ms` well above its usual value means a slow phase of the host;
+    `busy_neighbour` well above 1.0 means this machine's own vCPUs share a core, so every process
+    running beside ours (the database, the other app process, the fakes) makes our CPU times grow.
+    `busy_neighbour` is None with a single vCPU or where the process cannot choose its CPUs."""
+    original = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else set()
     if len(original) < 2:
-        return None
+        return {"loop_ms": round(percentile([_loop_cpu_seconds(loops) for _ in range(rounds)], 50) * 1000, 1),
+                "busy_neighbour": None}
     here, there = sorted(original)[:2]
-    ratios = []
+    idle_times, ratios = [], []
     try:
         os.sched_setaffinity(0, {here})
         for _ in range(rounds):
@@ -85,7 +86,8 @@ def co_runner_slowdown(rounds: int = 3, loops: int = 1_000_000) -> float | None:
             finally:
                 spinner.kill()
                 spinner.wait()
+            idle_times.append(idle)
             ratios.append(busy / idle if idle > 0 else math.nan)
     finally:
         os.sched_setaffinity(0, original)
-    return round(percentile(ratios, 50), 2)
+    return {"loop_ms": round(percentile(idle_times, 50) * 1000, 1), "busy_neighbour": round(percentile(ratios, 50), 2)}

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from bench.fakes import AUTH_TOKEN
 from bench.load import webhook
 from bench.report import flat_from, markdown_table
-from bench.stats import co_runner_slowdown, cpu_ticks, ms_summary, percentile, steal_share
+from bench.stats import cpu_probe, cpu_ticks, ms_summary, percentile, steal_share
 
 
 def test_percentile_is_nearest_rank():
@@ -52,23 +52,26 @@ def test_steal_share_comes_from_the_cpu_line_of_proc_stat():
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
-def test_co_runner_slowdown_is_measured_and_the_affinity_given_back():
+def test_the_cpu_probe_times_the_loop_with_the_neighbour_idle_and_busy_and_gives_the_affinity_back():
     before = os.sched_getaffinity(0)
-    ratio = co_runner_slowdown(rounds=1, loops=200_000)
-    assert isinstance(ratio, float) and 0.5 < ratio < 5
+    probe = cpu_probe(rounds=1, loops=200_000)
+    assert probe["loop_ms"] > 0 and 0.5 < probe["busy_neighbour"] < 5
     assert os.sched_getaffinity(0) == before
 
 
-def test_co_runner_slowdown_is_none_on_a_single_cpu():
+def test_the_cpu_probe_on_a_single_cpu_times_the_loop_only():
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from bench.stats import co_runner_slowdown; print(co_runner_slowdown(rounds=1, loops=1000))")
+            "from bench.stats import cpu_probe; p = cpu_probe(rounds=1, loops=1000); "
+            "print(p['busy_neighbour'], p['loop_ms'] > 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.strip() == "None"
+    assert out.stdout.split() == ["None", "True"]
 
 
-def test_the_table_says_how_much_a_busy_neighbour_slowed_each_scenario():
-    results = {"machine": {}, "scenarios": {"ack": {"error": "x", "co_runner_slowdown": [1.0, 1.36]},
-                                            "search": {"error": "y", "co_runner_slowdown": [None, 1.2]}}}
+def test_the_table_shows_the_cpu_probe_of_each_scenario():
+    results = {"machine": {}, "scenarios": {
+        "ack": {"error": "x", "cpu_probe": {"before": {"loop_ms": 52.3, "busy_neighbour": 1.01},
+                                            "after": {"loop_ms": 95.6, "busy_neighbour": 1.36}}},
+        "search": {"error": "y"}}}
     table = markdown_table(results)
-    assert "ack 1.00 → 1.36×" in table and "search" not in table.split("against idle")[-1]
+    assert "ack 52.3 ms ×1.01 → 95.6 ms ×1.36" in table and "search" not in table.split("its physical core")[-1]

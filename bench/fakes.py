@@ -38,7 +38,7 @@ class _CountingHandler:
 
 class TimedModel(ScriptedOpenAI):
     """ScriptedOpenAI that also keeps, per chat request, when it arrived (its request line) and how long
-    it was served until its answer was written,
+    it was served until its answer was sent,
     and counts the TCP connections clients opened (a client that reuses connections opens few)."""
 
     def __init__(self) -> None:
@@ -49,7 +49,6 @@ class TimedModel(ScriptedOpenAI):
         class Handler(_CountingHandler, openai_server._Handler):
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 super().do_POST()
-                self.wfile.flush()
                 if self.path.endswith("/chat/completions"):
                     started = self.request_started  # its request line arrived: header parsing is the fake's
                     with self.server_owner.lock:

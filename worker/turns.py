@@ -74,9 +74,9 @@ class TurnProcessor:
                 detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
                 reason = f"{type(exc).__name__}: {detail}"
                 if pause is None:
-                    log.error("after a delivered reply, could not %s: %s", what, reason)
+                    log.error("after the send, could not %s: %s", what, reason)
                 else:
-                    log.warning("after a delivered reply, could not %s (%s); trying again in %.2f s", what, reason,
+                    log.warning("after the send, could not %s (%s); trying again in %.2f s", what, reason,
                                 pause)
                     self.services.gate.sleep(pause)
         return False

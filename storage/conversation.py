@@ -15,6 +15,8 @@ from .models import ConversationState
 
 _STATE = ConversationState.__table__
 _GET = select(_STATE).where(_STATE.c.phone == bindparam("phone"))  # asked on every turn
+# Only a flow still untouched since the cutoff: one advanced in the meantime stays.
+_DROP_ABANDONED = delete(_STATE).where(_STATE.c.phone == bindparam("phone"), _STATE.c.updated_at < bindparam("cutoff"))
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,16 @@ class Flow:
 
 def get_flow(db: Database, phone: str, max_age: timedelta = timedelta(minutes=30)) -> Flow | None:
     """The phone's pending flow, or None; a flow untouched for `max_age` is dropped as abandoned."""
-    with db.transaction() as conn:
+    with db.statement() as conn:
         row = conn.execute(_GET, {"phone": phone}).first()
-        if row is None:
-            return None
-        if utcnow() - as_utc(row.updated_at) > max_age:
-            conn.execute(delete(_STATE).where(_STATE.c.phone == phone))
-            return None
-        return Flow(row.phone, row.flow, dict(row.data or {}), as_utc(row.updated_at))
+    if row is None:
+        return None
+    cutoff = utcnow() - max_age
+    if as_utc(row.updated_at) < cutoff:
+        with db.statement() as conn:
+            conn.execute(_DROP_ABANDONED, {"phone": phone, "cutoff": cutoff})
+        return None
+    return Flow(row.phone, row.flow, dict(row.data or {}), as_utc(row.updated_at))
 
 
 def set_flow(db: Database, phone: str, name: str, data: dict[str, Any] | None = None) -> None:

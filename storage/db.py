@@ -27,14 +27,22 @@ T = TypeVar("T")
 class Database:
     """Holds the engine and hands out short transactions with `db.session()`."""
 
-    def __init__(self, url: str, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE) -> None:
+    def __init__(self, url: str, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE,
+                 **engine_options: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size, ping_after_idle)
+        self.engine = make_engine(url, pool_size, ping_after_idle, **engine_options)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_statements = self.engine.dialect.driver == "psycopg2"
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def rows_per_statement(self) -> int:
+        """How many rows an executemany INSERT sends in one statement (SQLAlchemy's insertmanyvalues
+        batch): up to this many fit `statement()`, more need `transaction()`."""
+        return self.engine.dialect.insertmanyvalues_page_size
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -49,6 +57,29 @@ class Database:
         costs a fraction of the ORM's unit of work (python -m bench --only overhead)."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A Core connection for work that is a single SQL statement, which is then its own transaction.
+
+        On PostgreSQL (psycopg2) the statement runs in the driver's autocommit mode, switched on the
+        DBAPI connection for the block as SQLAlchemy's own psycopg2 ping does: no BEGIN and no
+        COMMIT, two round trips fewer than `transaction()` (about 0.1 ms of CPU and 0.2 ms of wall
+        each time, and a turn has several). The statement is atomic by itself; a block that
+        runs more than one statement must use `transaction()`, or each one commits on its own.
+        Other databases get `transaction()`: SQLite has no round trips to save."""
+        if not self._autocommit_statements:
+            with self.transaction() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            dbapi_connection = conn.connection.dbapi_connection
+            dbapi_connection.autocommit = True
+            try:
+                yield conn
+                conn.commit()
+            finally:
+                _leave_autocommit(conn, dbapi_connection)
 
     def retry_on_disconnect(self, work: Callable[[], T], retries: int = 1) -> T:
         """Call `work`, again (up to `retries` times) when it failed because its connection was dead:
@@ -95,6 +126,17 @@ def make_engine(url: str, pool_size: int = 10, ping_after_idle: float = PING_AFT
     engine = create_engine(url, pool_size=pool_size, max_overflow=20, **options)
     _ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+def _leave_autocommit(conn: Connection, dbapi_connection: Any) -> None:
+    """Put a psycopg2 connection back in transaction mode before the pool takes it back; one
+    whose mode cannot be set (closed under us) is invalidated, never pooled in autocommit."""
+    if dbapi_connection.closed:
+        return
+    try:
+        dbapi_connection.autocommit = False
+    except Exception:
+        conn.invalidate()
 
 
 def _ping_when_idle(engine: Engine, threshold: float) -> None:

@@ -103,7 +103,7 @@ _PENDING = (select(_MEDIA)
 
 def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecord]:
     """The owner's newest images that no description owns yet, oldest of them first."""
-    with db.transaction() as conn:
+    with db.statement() as conn:
         rows = conn.execute(_PENDING, {"owner": owner, "limit": limit}).all()
     return [_record(row) for row in reversed(rows)]
 

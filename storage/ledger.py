@@ -72,7 +72,7 @@ def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
            "profile_name": profile_name, "status": "queued", "attempts": 0}
 
     def insert() -> int:
-        with db.transaction() as conn:
+        with db.statement() as conn:
             return conn.execute(_INSERT, row).inserted_primary_key[0]
 
     try:
@@ -97,14 +97,14 @@ def get_by_sid(db: Database, message_sid: str) -> LedgerEntry | None:
 
 def claim(db: Database, entry_ids: Iterable[int]) -> list[LedgerEntry]:
     """Mark unfinished rows as processing and count the attempt; returns the rows claimed, in order."""
-    with db.transaction() as conn:
+    with db.statement() as conn:
         rows = conn.execute(_CLAIM, {"ids": list(entry_ids), "now": utcnow()}).all()
     return sorted((_entry(row) for row in rows), key=lambda entry: entry.id)
 
 
 def _set_status(db: Database, entry_ids: Iterable[int], status: str, error: str | None) -> None:
     statement = _FINISH if status in ("done", "failed") else _SET_STATUS
-    with db.transaction() as conn:
+    with db.statement() as conn:
         conn.execute(statement, {"ids": list(entry_ids), "status": status, "error": error, "now": utcnow()})
 
 
@@ -150,14 +150,14 @@ def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False,
     bodies stay sealed."""
     params = {"statuses": ["queued", "processing"] if with_processing else ["queued"], "after": after_id,
               "also": list(also_ids)}
-    with db.transaction() as conn:
+    with db.statement() as conn:
         rows = conn.execute(_WAITING_ABOVE_OR_IN if also_ids else _WAITING_ABOVE, params).all()
     return [WaitingRow(row_id, sender, bool(media)) for row_id, sender, media in rows]
 
 
 def last_id(db: Database) -> int:
     """The highest ledger id committed so far (0 for an empty ledger)."""
-    with db.transaction() as conn:
+    with db.statement() as conn:
         return conn.execute(select(func.max(_LEDGER.c.id))).scalar() or 0
 
 
@@ -176,7 +176,7 @@ class Backlog:
 def backlog(db: Database) -> Backlog:
     """Rows per status and the oldest queued arrival: the web cannot see the worker process, but a
     queue that only grows, or a message waiting for minutes, says it is down or behind."""
-    with db.transaction() as conn:
+    with db.statement() as conn:
         rows = conn.execute(select(_LEDGER.c.status, func.count(), func.min(_LEDGER.c.received_at))
                             .group_by(_LEDGER.c.status)).all()
     oldest = next((first for status, _, first in rows if status == "queued"), None)

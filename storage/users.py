@@ -81,7 +81,7 @@ def create_user(db: Database, phone: str, name: str, cpf: str, password_hash: st
 
 
 def _one_user(db: Database, statement: Select, value: str) -> UserRecord | None:
-    with db.transaction() as conn:
+    with db.statement() as conn:
         row = conn.execute(statement, {"value": value}).first()
     return _record(row) if row else None
 

@@ -30,12 +30,13 @@ class SqlChatLog:
         self.append_many([LoggedMessage(phone, body, direction, message_id, created_at or utcnow())])
 
     def append_many(self, messages: Sequence[LoggedMessage]) -> None:
-        """Store the messages in one transaction, one multi-row INSERT, ids in the given order."""
+        """Store the messages in one transaction, one multi-row INSERT, ids in the given order (more
+        rows than the database takes in one statement: one transaction of several)."""
         rows = [{"phone": m.phone, "body": m.body, "body_search": fold(m.body), "direction": m.direction,
                  "message_id": m.message_id, "created_at": as_utc(m.created_at)} for m in messages]
         if not rows:
             return
-        with self.db.transaction() as conn:
+        with self.db.statement() if len(rows) <= self.db.rows_per_statement else self.db.transaction() as conn:
             conn.execute(_INSERT, rows)
 
     def search(self, phone: str, words: str = "", since: datetime | None = None, until: datetime | None = None,

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -201,6 +202,22 @@ class AppProcess:
             except OSError:
                 continue
         return total
+
+    def cpu_meter(self) -> Callable[[], float]:
+        """A cheap CPU clock over the processes alive now: `cpu_seconds()` without enumerating them
+        again on every read (psutil walks /proc for the children), for per-message windows."""
+        pids = [process.pid for process in self.processes()]
+
+        def read() -> float:
+            total = 0.0
+            for pid in pids:
+                try:
+                    total += process_cpu_seconds(pid)
+                except OSError:
+                    continue
+            return total
+
+        return read
 
     def rss(self) -> int:
         """Resident memory, in bytes, summed over the deployment's processes (web and worker; with

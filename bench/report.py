@@ -72,13 +72,19 @@ def _capacity_rows(figures: dict) -> list[tuple]:
 def _overhead_rows(figures: dict) -> list[tuple]:
     rows = []
     for run in figures.get("runs", []):
-        for kind, label in (("chat", "chat turn"), ("one_tool", "one-tool turn")):
+        for kind, label in (("chat", "chat turn"), ("one_tool", "one-tool turn"),
+                            ("one_tool_idle", f"one-tool turn after {_num(run.get('idle_gap_ms', 0), 0)} ms idle")):
+            if kind not in run:
+                continue
             s = run[kind]
             result = (f"CPU {_num(s['cpu_median_ms'])} (p95 {_num(s['cpu_p95_ms'])}) ms · wall "
                       f"{_num(s['wall_median_ms'])} (p95 {_num(s['wall_p95_ms'])}) ms")
+            gated = kind != "one_tool_idle"
             rows.append((f"Own overhead, {run['server']} ({run['database']})",
-                         f"{label}, model at 0 s, {s['messages']} messages", result, "< 15 ms median",
-                         _mark(s["cpu_median_ms"] < 15 and s["wall_median_ms"] < 15 and s["failed"] == 0)))
+                         f"{label}, model at 0 s, {s['messages']} messages", result,
+                         "< 15 ms median" if gated else "(reported)",
+                         _mark(s["cpu_median_ms"] < 15 and s["wall_median_ms"] < 15 and s["failed"] == 0)
+                         if gated else INFO))
     for run in figures.get("long_history", []):
         bound = run["session_max_runs"]
         setting = "SESSION_MAX_RUNS=0 (every run kept)" if bound == 0 else f"SESSION_MAX_RUNS={bound} (default)"

@@ -1,10 +1,17 @@
 """Own overhead: with a model that answers at once, the CPU and wall time per message that is ours.
 
 Messages go one at a time (20 senders in turn, so history builds up as in real use), each waited
-for until its ledger row is done. CPU is the CPU clock of the app's processes (web and worker)
-across that span (webhook, ledger, worker, agent set-up, tools, storage, reply, chat log); wall is
-webhook sent ->
-reply at the fake Twilio, minus the time the fake model spent serving its requests.
+for until its ledger row is done, and the next one leaves at once: the bench's own bookkeeping is
+kept out of the gaps (it reads the fakes' new entries only, and the CPU clocks of pids listed once).
+CPU is the CPU clock of the app's processes (web and worker) across that span (webhook, ledger,
+worker, agent set-up, tools, storage, reply, chat log); wall is webhook sent -> reply at the fake
+Twilio, minus the time the fake model spent serving its requests.
+
+A process that sat idle pays more CPU for the same work (caches and predictors refilled): on the
+machines measured, about a quarter more for a one-tool turn after 30 ms of quiet. The
+`one_tool_idle` set sends the same turns with IDLE_GAP of quiet before each, the cost on a server
+that answers a message now and then; the back-to-back sets are the cost per message of a server
+with work to do.
 
 A second measurement gives every sender a long history first (1,000 stored runs, copies of its
 own last run) and compares chat turns with every run kept (SESSION_MAX_RUNS=0) and with the
@@ -16,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from storage.db import Database
 
@@ -35,21 +44,33 @@ TODO_STEPS = [{"tool": "make_todo_list", "args": {"title": "Semana", "items": ["
 
 
 BODIES = {"chat": "conversa {}: me dá uma dica para estudar?", "first": "de volta {}: me dá uma dica?",
-          "one_tool": "lista bench {}: organize minha semana"}
+          "one_tool": "lista bench {}: organize minha semana", "one_tool_idle": "lista calma {}: organize minha semana"}
+IDLE_GAP = 0.03  # seconds of quiet before each message of the one_tool_idle set
 
 
-def _one_message(ctx: Run, app: AppProcess, db: Database, sender: str, body: str, delivered: int) -> dict:
-    hook = webhook(app.port, sender, body)
-    timings_before = len(ctx.fakes.call("timings")["timings"])
-    cpu_before, started = app.cpu_seconds(), time.monotonic()
-    asyncio.run(send(app.port, hook))
-    arrived = ctx.fakes.call("wait", count=delivered + 1, timeout=30)["at"]
+@dataclass
+class _Seen:
+    """How far the loop has read the fakes: replies delivered, model requests timed."""
+
+    delivered: int = 0
+    timings: int = 0
+
+
+def _one_message(ctx: Run, port: int, cpu: Callable[[], float], db: Database, loop: asyncio.AbstractEventLoop,
+                 sender: str, body: str, seen: _Seen, idle: float = 0.0) -> dict:
+    hook = webhook(port, sender, body)
+    if idle:
+        time.sleep(idle)
+    cpu_before = cpu()
+    loop.run_until_complete(send(port, hook))
+    arrived = ctx.fakes.call("wait", count=seen.delivered + 1, timeout=30)
     status = wait_done(db, hook.sid)
-    cpu = app.cpu_seconds() - cpu_before
-    served = ctx.fakes.call("timings", since=timings_before)["timings"]
+    used = cpu() - cpu_before
+    served = ctx.fakes.call("timings", since=seen.timings)["timings"]
+    seen.delivered, seen.timings = arrived["count"], seen.timings + len(served)
     model = sum(seconds for _start, seconds in served)
-    return {"cpu": cpu, "wall": arrived - started - model, "ack": hook.latency, "model_calls": len(served),
-            "ok": hook.ok and status == "done", "delivered": ctx.fakes.call("count")["messages"]}
+    return {"cpu": used, "wall": arrived["at"] - hook.sent - model, "ack": hook.latency, "model_calls": len(served),
+            "ok": hook.ok and status == "done"}
 
 
 def _summary(samples: list[dict]) -> dict:
@@ -81,7 +102,7 @@ def lengthen_histories(session_db: Path, phones: list[str], runs: int) -> None:
 def _measure(ctx: Run, server: str, database_url: str | None, count: int,
              kinds: tuple[str, ...] = ("chat", "one_tool"), history: int = 0, **extra_env: str) -> dict:
     ctx.fakes.call("reset")
-    ctx.fakes.call("script", rules=[{"pattern": r"^lista bench", "steps": TODO_STEPS}])
+    ctx.fakes.call("script", rules=[{"pattern": r"^lista (bench|calma)", "steps": TODO_STEPS}])
     data_dir = ctx.folder(f"overhead-{server}")
     url = database_url or sqlite_url(data_dir)
     phones = [sender_phone(9000 + i) for i in range(SENDERS)]
@@ -94,28 +115,32 @@ def _measure(ctx: Run, server: str, database_url: str | None, count: int,
     bar = ctx.progress(f"overhead {server}" + (f", {history:,} runs" if history else ""), len(plan))
     with AppProcess(server, env, data_dir, profile_to=ctx.profile_path(f"overhead-{server}")) as app:
         db = Database(url, pool_size=1)
-        delivered = 0
-        for i, (kind, body) in enumerate(plan):
-            if i == warmup and history:
-                lengthen_histories(data_dir / "sessions.db", phones, history)
-            sample = _one_message(ctx, app, db, phones[i % SENDERS], body, delivered)
-            delivered = sample["delivered"]
-            if kind != "warmup":
-                results[kind].append(sample)
-            bar.update()
-        db.dispose()
+        cpu, seen, loop = app.cpu_meter(), _Seen(), asyncio.new_event_loop()
+        try:
+            for i, (kind, body) in enumerate(plan):
+                if i == warmup and history:
+                    lengthen_histories(data_dir / "sessions.db", phones, history)
+                sample = _one_message(ctx, app.port, cpu, db, loop, phones[i % SENDERS], body, seen,
+                                      IDLE_GAP if kind == "one_tool_idle" else 0.0)
+                if kind != "warmup":
+                    results[kind].append(sample)
+                bar.update()
+        finally:
+            loop.close()
+            db.dispose()
     bar.close()
-    return {"server": server, "database": "postgresql" if database_url else "sqlite",
+    return {"server": server, "database": "postgresql" if database_url else "sqlite", "idle_gap_ms": IDLE_GAP * 1000,
             **{kind: _summary(samples) for kind, samples in results.items()}}
 
 
 def run(ctx: Run) -> dict:
     """On python app.py (SQLite) and on gunicorn (PostgreSQL); then long histories, kept whole or bounded."""
     count = 30 if ctx.quick else 200
-    runs = [_measure(ctx, "app.py", None, count)]
+    kinds = ("chat", "one_tool", "one_tool_idle")
+    runs = [_measure(ctx, "app.py", None, count, kinds)]
     if not ctx.quick:
         with postgres_database("bench_overhead") as url:
-            runs.append(_measure(ctx, "gunicorn", url, count))
+            runs.append(_measure(ctx, "gunicorn", url, count, kinds))
     history = LONG_HISTORY if not ctx.quick else 200
     long_runs = [{"session_max_runs": bound, "history": history,
                   **_measure(ctx, "app.py", None, count // 2, ("first", "chat"), history, SESSION_MAX_RUNS=str(bound))}

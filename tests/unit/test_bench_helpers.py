@@ -61,7 +61,7 @@ def test_the_cpu_probe_times_the_loop_with_the_neighbour_idle_and_busy_and_gives
 
 def test_the_cpu_probe_on_a_single_cpu_times_the_loop_only():
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from bench.stats import cpu_probe; p = cpu_probe(rounds=1, loops=1000); "
+            "from bench.stats import cpu_probe; p = cpu_probe(rounds=1, loops=200_000); "
             "print(p['busy_neighbour'], p['loop_ms'] > 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
@@ -75,3 +75,15 @@ def test_the_table_shows_the_cpu_probe_of_each_scenario():
         "search": {"error": "y"}}}
     table = markdown_table(results)
     assert "ack 52.3 ms ×1.01 → 95.6 ms ×1.36" in table and "search" not in table.split("its physical core")[-1]
+
+
+def test_the_idle_set_of_the_overhead_scenario_is_reported_beside_the_gated_rows():
+    turn = {"messages": 3, "cpu_median_ms": 12.0, "cpu_p95_ms": 13.0, "wall_median_ms": 14.0, "wall_p95_ms": 15.0,
+            "failed": 0}
+    results = {"machine": {}, "scenarios": {"overhead": {"runs": [
+        {"server": "gunicorn", "database": "postgresql", "idle_gap_ms": 30.0, "chat": turn, "one_tool": turn,
+         "one_tool_idle": {**turn, "cpu_median_ms": 18.0}}]}}}
+    rows = [line for line in markdown_table(results).splitlines() if line.startswith("| Own overhead")]
+    assert len(rows) == 3
+    assert rows[1].endswith("| < 15 ms median | ✅ |")
+    assert "one-tool turn after 30 ms idle" in rows[2] and "CPU 18" in rows[2] and "| (reported) |" in rows[2]

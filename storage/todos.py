@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Select, Text, bindparam, delete, false, func, insert, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,13 +20,35 @@ from .models import TodoItem, TodoList
 
 TITLE_LIMIT = 200
 # A list is created on a tool turn: Core statements prepared once (one INSERT ... RETURNING id, one
-# executemany for the items, one count) instead of the ORM's unit of work (1.5 -> 0.3 ms on SQLite,
-# 3.0 -> 1.3 ms on PostgreSQL).
+# executemany for the items, one count; on PostgreSQL the three as one statement) instead of the
+# ORM's unit of work (1.5 -> 0.3 ms on SQLite, 3.0 -> 1.3 ms on PostgreSQL).
 _LISTS = TodoList.__table__
 _INSERT_LIST = insert(_LISTS).returning(_LISTS.c.id)
-_INSERT_ITEMS = insert(TodoItem.__table__)
+_ITEMS = TodoItem.__table__
+_INSERT_ITEMS = insert(_ITEMS)
 _NUMBER = (select(func.count()).select_from(_LISTS)
            .where(_LISTS.c.owner == bindparam("owner"), _LISTS.c.id <= bindparam("list_id")))
+
+
+def _create_in_one_statement() -> Select:
+    """PostgreSQL: the list, its items and its number in one statement (data-modifying CTEs), one
+    round trip where the transaction took five (BEGIN, three statements, COMMIT). The items come as
+    one text array, numbered by WITH ORDINALITY; the count runs on the statement's snapshot, which
+    does not hold the new list yet, hence the + 1."""
+    new_list = (insert(_LISTS).values(owner=bindparam("owner"), title=bindparam("title"),
+                                      motivation=bindparam("motivation"), created_at=bindparam("created_at"))
+                .returning(_LISTS.c.id).cte("new_list"))
+    texts = (func.unnest(bindparam("texts", type_=postgresql.ARRAY(Text)))
+             .table_valued("text", with_ordinality="position").render_derived())
+    new_items = insert(_ITEMS).from_select(
+        ["list_id", "position", "text", "done"],
+        select(new_list.c.id, texts.c.position, texts.c.text, false()).select_from(new_list.join(texts, true())),
+    ).cte("new_items")
+    earlier = select(func.count()).select_from(_LISTS).where(_LISTS.c.owner == bindparam("owner")).scalar_subquery()
+    return select(new_list.c.id, earlier + 1).add_cte(new_items)
+
+
+_CREATE_POSTGRESQL = _create_in_one_statement()
 
 
 @dataclass(frozen=True)
@@ -67,17 +90,22 @@ def _number_of(executor: Session | Connection, owner: str, list_id: int) -> int:
 def create_list(db: Database, owner: str, title: str, items: list[str], motivation: str | None = None) -> TodoListRecord:
     """Store a titled list of items (positions 1..n) for `owner`; empty items are dropped.
 
-    Core statements in one transaction, not the ORM: lists are created on tool turns."""
+    Core statements, not the ORM: lists are created on tool turns. On PostgreSQL one statement
+    does it all; elsewhere three run in one transaction."""
     texts = [text.strip() for text in items if text and text.strip()]
     if not texts:
         raise ValueError("a to-do list needs at least one item")
     title, motivation, created_at = title.strip()[:TITLE_LIMIT], (motivation or "").strip() or None, utcnow()
-    with db.transaction() as conn:
-        list_id = conn.execute(_INSERT_LIST, {"owner": owner, "title": title, "motivation": motivation,
-                                              "created_at": created_at}).scalar_one()
-        conn.execute(_INSERT_ITEMS, [{"list_id": list_id, "position": n, "text": text, "done": False}
-                                     for n, text in enumerate(texts, start=1)])
-        number = _number_of(conn, owner, list_id)
+    values = {"owner": owner, "title": title, "motivation": motivation, "created_at": created_at}
+    if db.dialect == "postgresql":
+        with db.statement() as conn:
+            list_id, number = conn.execute(_CREATE_POSTGRESQL, {**values, "texts": texts}).one()
+    else:
+        with db.transaction() as conn:
+            list_id = conn.execute(_INSERT_LIST, values).scalar_one()
+            conn.execute(_INSERT_ITEMS, [{"list_id": list_id, "position": n, "text": text, "done": False}
+                                         for n, text in enumerate(texts, start=1)])
+            number = _number_of(conn, owner, list_id)
     records = [TodoItemRecord(n, text, False, None) for n, text in enumerate(texts, start=1)]
     return TodoListRecord(list_id, number, owner, title, motivation, as_utc(created_at), records)
 

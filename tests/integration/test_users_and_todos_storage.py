@@ -2,6 +2,7 @@
 from datetime import timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
 from common.clock import utcnow
 from storage import todos, users
@@ -136,3 +137,21 @@ def test_erasure_removes_a_users_lists_account_and_logins(db):
     assert todos.delete_lists_of(db, ALICE) == 1 and users.delete_user(db, ALICE) == 1
     assert todos.count_lists(db, ALICE) == 0 and todos.count_lists(db) == 1
     assert users.get_user_by_phone(db, ALICE) is None and users.login_attempts(db, ALICE) == []
+
+
+def test_on_postgresql_a_list_is_created_in_one_statement_with_its_items_in_order(pg_db):
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    todos.create_list(pg_db, ALICE, "Semana", ["correr"])
+    event.listen(pg_db.engine, "before_cursor_execute", record)
+    try:
+        texts = [f"item {n}" for n in range(1, 13)]
+        made = todos.create_list(pg_db, ALICE, "Doze", texts, "Vai!")
+    finally:
+        event.remove(pg_db.engine, "before_cursor_execute", record)
+    assert len(statements) == 1, statements
+    assert made.number == 2 and made == todos.get_list(pg_db, ALICE, 2)
+    assert [(i.position, i.text) for i in todos.get_list(pg_db, ALICE, 2).items] == list(enumerate(texts, start=1))

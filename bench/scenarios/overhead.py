@@ -7,8 +7,8 @@ CPU is the CPU clock of the app's processes (web and worker) across that span (w
 worker, agent set-up, tools, storage, reply, chat log); wall is webhook sent -> reply at the fake
 Twilio, minus the time the fake model spent serving its requests.
 
-A process that sat idle pays more CPU for the same work (caches and predictors refilled): on the
-machines measured, about a quarter more for a one-tool turn after 30 ms of quiet. The
+A process that sat idle pays more CPU for the same work: on the Intel host measured, a fifth to a
+third more for a one-tool turn after 30 ms of quiet (README, Performance). The
 `one_tool_idle` set sends the same turns with IDLE_GAP of quiet before each, the cost on a server
 that answers a message now and then; the back-to-back sets are the cost per message of a server
 with work to do.

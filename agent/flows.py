@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from storage.conversation import Flow, get_flow
+from storage.conversation import Flow
 
 from .context import TurnContext
 from .turn import Reply
@@ -26,9 +26,13 @@ def register_flow(name: str) -> Callable[[FlowHandler], FlowHandler]:
 
 
 def handle_pending_flow(ctx: TurnContext) -> Reply | None:
-    """Give the turn to the sender's pending flow; None when there is none or it passes the turn on."""
-    flow = get_flow(ctx.services.db, ctx.sender)
+    """Give the turn to the sender's pending flow; None when there is none or it passes the turn on.
+    A flow may log in, register or erase: the turn stops trusting its account snapshot after it."""
+    flow = ctx.state().flow
     if flow is None:
         return None
     handler = _HANDLERS.get(flow.name.split(":", 1)[0])
-    return handler(ctx, flow) if handler else None
+    if handler is None:
+        return None
+    ctx.account_changed()
+    return handler(ctx, flow)

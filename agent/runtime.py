@@ -16,7 +16,7 @@ from agno.session import AgentSession
 from agno.tools.function import Function
 
 from tools import all_tools
-from tools.images import waiting_images
+from tools.images import latest_burst
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext, find_turn_context
@@ -83,7 +83,7 @@ class Assistant:
         turn, parts = ctx.turn, []
         if turn.image_ids:
             parts.append(f"[{len(turn.image_ids)} foto(s) recebida(s) nesta mensagem]")
-        elif turn.text.strip() and (waiting := waiting_images(ctx)):
+        elif turn.text.strip() and (waiting := latest_burst(ctx.state().waiting_images)):
             parts.append(f"[{len(waiting)} foto(s) aguardando descrição: se esta mensagem a descreve, "
                          "chame save_image]")
         text = turn.text.strip()

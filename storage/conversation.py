@@ -29,18 +29,28 @@ class Flow:
     updated_at: datetime | None = None
 
 
-def get_flow(db: Database, phone: str, max_age: timedelta = timedelta(minutes=30)) -> Flow | None:
+FLOW_MAX_AGE = timedelta(minutes=30)
+
+
+def get_flow(db: Database, phone: str, max_age: timedelta = FLOW_MAX_AGE) -> Flow | None:
     """The phone's pending flow, or None; a flow untouched for `max_age` is dropped as abandoned."""
     with db.statement() as conn:
         row = conn.execute(_GET, {"phone": phone}).first()
     if row is None:
         return None
+    return live_flow(db, phone, row.flow, row.data, row.updated_at, max_age)
+
+
+def live_flow(db: Database, phone: str, name: str, data: dict[str, Any] | None, updated_at: datetime,
+              max_age: timedelta = FLOW_MAX_AGE) -> Flow | None:
+    """The flow read from a `conversation_state` row, or None when it was abandoned (untouched for
+    `max_age`): then it is deleted, unless a step was taken since it was read."""
     cutoff = utcnow() - max_age
-    if as_utc(row.updated_at) < cutoff:
+    if as_utc(updated_at) < cutoff:
         with db.statement() as conn:
             conn.execute(_DROP_ABANDONED, {"phone": phone, "cutoff": cutoff})
         return None
-    return Flow(row.phone, row.flow, dict(row.data or {}), as_utc(row.updated_at))
+    return Flow(phone, name, dict(data or {}), as_utc(updated_at))
 
 
 def set_flow(db: Database, phone: str, name: str, data: dict[str, Any] | None = None) -> None:

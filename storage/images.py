@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy.engine import Row
 
 from common.clock import as_utc
 from storage.db import Database
@@ -83,14 +84,14 @@ def get_media(db: Database, media_id: int) -> MediaRecord | None:
     """One stored image or voice note by id, or None."""
     with db.session() as session:
         media = session.get(MediaObject, media_id)
-        return _record(media) if media else None
+        return media_record(media) if media else None
 
 
 def media_for_message(db: Database, message_sid: str) -> list[MediaRecord]:
     """The media already kept for an inbound message, in the order they were stored (retries reuse them)."""
     query = select(MediaObject).where(MediaObject.message_sid == message_sid).order_by(MediaObject.id)
     with db.session() as session:
-        return [_record(media) for media in session.scalars(query)]
+        return [media_record(media) for media in session.scalars(query)]
 
 
 _MEDIA = MediaObject.__table__
@@ -105,7 +106,7 @@ def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecor
     """The owner's newest images that no description owns yet, oldest of them first."""
     with db.statement() as conn:
         rows = conn.execute(_PENDING, {"owner": owner, "limit": limit}).all()
-    return [_record(row) for row in reversed(rows)]
+    return [media_record(row) for row in reversed(rows)]
 
 
 def save_description(db: Database, owner: str, description: str, media_ids: list[int]) -> SavedImage:
@@ -142,7 +143,7 @@ def latest_audio(db: Database, owner: str) -> MediaRecord | None:
              .order_by(MediaObject.created_at.desc(), MediaObject.id.desc()).limit(1))
     with db.session() as session:
         media = session.scalars(query).first()
-        return _record(media) if media else None
+        return media_record(media) if media else None
 
 
 def set_transcript(db: Database, media_id: int, text: str | None = None, error: str | None = None) -> bool:
@@ -210,6 +211,7 @@ def delete_owner_images(db: Database, owner: str) -> list[str]:
     return sorted(keys)
 
 
-def _record(media: MediaObject) -> MediaRecord:
+def media_record(media: MediaObject | Row) -> MediaRecord:
+    """A MediaRecord from an ORM object or a Core row with the media columns."""
     return MediaRecord(media.id, media.owner, media.kind, media.key, media.content_type, media.size,
                        media.message_sid, media.transcript, media.transcript_error, as_utc(media.created_at))

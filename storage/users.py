@@ -58,7 +58,8 @@ class UserRecord:
         return self.logged_in_until is not None and self.logged_in_until > (now or utcnow())
 
 
-def _record(row: User | Row) -> UserRecord:
+def user_record(row: User | Row) -> UserRecord:
+    """A UserRecord from an ORM row or a Core row with the user columns."""
     return UserRecord(row.id, row.phone, row.name, row.cpf, as_utc(row.created_at),
                       as_utc(row.last_login_at) if row.last_login_at else None,
                       as_utc(row.logged_in_until) if row.logged_in_until else None)
@@ -75,7 +76,7 @@ def create_user(db: Database, phone: str, name: str, cpf: str, password_hash: st
             row = User(phone=phone, name=name, cpf=cpf, password_hash=password_hash, created_at=utcnow())
             session.add(row)
             session.flush()
-            return _record(row)
+            return user_record(row)
     except IntegrityError:
         raise AccountExists("phone" if get_user_by_phone(db, phone) else "cpf") from None
 
@@ -83,7 +84,7 @@ def create_user(db: Database, phone: str, name: str, cpf: str, password_hash: st
 def _one_user(db: Database, statement: Select, value: str) -> UserRecord | None:
     with db.statement() as conn:
         row = conn.execute(statement, {"value": value}).first()
-    return _record(row) if row else None
+    return user_record(row) if row else None
 
 
 def get_user_by_phone(db: Database, phone: str) -> UserRecord | None:
@@ -114,7 +115,7 @@ def mark_logged_in(db: Database, user_id: int, ttl: timedelta, now: datetime | N
     with db.session() as session:
         row = session.get(User, user_id)
         row.last_login_at, row.logged_in_until = now, now + ttl
-        return _record(row)
+        return user_record(row)
 
 
 def log_out(db: Database, phone: str) -> bool:

@@ -108,6 +108,7 @@ def finish_registration(ctx: TurnContext, data: dict) -> str:
         return ("Este número já tem uma conta. Envie *login* para entrar." if exists.field == "phone"
                 else "Esse CPF já tem cadastro em outro número. Envie *cadastro* para recomeçar.")
     users.mark_logged_in(ctx.services.db, user.id, timedelta(hours=config.auth_ttl_hours))
+    ctx.account_changed()
     log.info("user %s registered", user.id)
     return (f"✅ Cadastro concluído, {user.name.split()[0]}! CPF {user.masked_cpf}. Você já está conectado(a) "
             "e pode guardar fotos, criar listas e consultar nossas conversas. Envie *ajuda* para ver os comandos.")

@@ -61,8 +61,9 @@ def locked_text(until: datetime) -> str:
 
 
 def current_user(ctx: TurnContext) -> UserRecord | None:
-    """The account of the sender's phone (logged in or not), or None."""
-    return users.get_user_by_phone(ctx.services.db, ctx.sender)
+    """The account of the sender's phone (logged in or not), or None (as of the turn's snapshot
+    unless the turn changed it: `TurnContext.account`)."""
+    return ctx.account()
 
 
 def require_login(ctx: TurnContext) -> UserRecord:
@@ -131,11 +132,13 @@ def check_password(ctx: TurnContext, cpf: str) -> str:
     if needs_rehash(stored, profile):
         users.set_password_hash(db, user.id, hash_password(password, profile))
     user = users.mark_logged_in(db, user.id, timedelta(hours=ctx.services.config.auth_ttl_hours))
+    ctx.account_changed()
     return f"✅ Login feito! Olá, {user.name.split()[0]}. Você fica conectado(a) até {user.logged_in_until:%d/%m/%Y}."
 
 
 def sign_out(ctx: TurnContext) -> str:
     """End the sender's login session."""
+    ctx.account_changed()
     return "Você saiu da conta." if users.log_out(ctx.services.db, ctx.sender) else "Você não estava conectado(a)."
 
 

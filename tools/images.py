@@ -6,6 +6,7 @@ waiting for a description), never as URLs the model could invent.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 from agno.run import RunContext
@@ -26,8 +27,12 @@ def _photos(n: int) -> str:
 
 
 def waiting_images(ctx: TurnContext) -> list[int]:
-    """The sender's latest photos still without a description (those of the latest burst)."""
-    pending = images.pending_images(ctx.services.db, ctx.sender)
+    """The sender's latest photos still without a description (those of the latest burst), read now."""
+    return latest_burst(images.pending_images(ctx.services.db, ctx.sender))
+
+
+def latest_burst(pending: Sequence[images.MediaRecord]) -> list[int]:
+    """Of photos without a description (oldest first), the ids of those sent with the newest one."""
     if not pending:
         return []
     newest = pending[-1].created_at

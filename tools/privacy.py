@@ -84,6 +84,7 @@ def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
         return Reply(texts=["Tudo certo: nada foi apagado."], inbound_for_log=ctx.turn.text)
     services, phone = ctx.services, ctx.sender
     erased = erase_phone(services.db, phone)
+    ctx.account_changed()
     for key in (*erased.media_keys, _export_key(phone)):
         try:
             services.media.delete(key)

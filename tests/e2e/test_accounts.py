@@ -151,6 +151,18 @@ def test_logout_ends_the_session(live_app, openai_server, twilio_server):
     assert DEFAULT_PASSWORD not in chat.render()
 
 
+def test_a_logout_counts_for_the_tools_called_after_it_in_the_same_turn(live_app, openai_server, twilio_server):
+    """The turn reads the account once, before the model runs; a logout in the turn makes the next
+    tool read it again, so a tool called after the logout is refused."""
+    make_user(live_app.services.db, ALICE)
+    openai_server.on(r"sair depois", tool("list_todos"), tool("logout"), tool("list_todos"))
+    reply = _chat(live_app, twilio_server).say("mostre as listas e sair depois")
+    results = [m["content"] for m in openai_server.chat_requests()[-1]["messages"] if m.get("role") == "tool"]
+    assert "ainda não tem listas" in results[0] and "saiu da conta" in results[1]
+    assert "Envie *login*" in results[2] and "Envie *login*" in reply
+    assert users.get_user_by_phone(live_app.services.db, ALICE).logged_in_until is None
+
+
 def test_a_spoken_password_is_never_transcribed_tried_or_kept(live_app, openai_server, twilio_server):
     from storage.models import MediaObject
     from tests.fixtures.media import voice_note

@@ -69,6 +69,11 @@ def _capacity_rows(figures: dict) -> list[tuple]:
     return rows
 
 
+def _host(summary: dict) -> str:
+    """`, host loop N ms`: the host's speed while the set ran (bench.stats.loop_ms), when measured."""
+    return f", host loop {_num(summary['host_loop_ms'])} ms" if summary.get("host_loop_ms") else ""
+
+
 def _overhead_rows(figures: dict) -> list[tuple]:
     rows = []
     for run in figures.get("runs", []):
@@ -81,7 +86,7 @@ def _overhead_rows(figures: dict) -> list[tuple]:
                       f"{_num(s['wall_median_ms'])} (p95 {_num(s['wall_p95_ms'])}) ms")
             gated = kind != "one_tool_idle"
             rows.append((f"Own overhead, {run['server']} ({run['database']})",
-                         f"{label}, model at 0 s, {s['messages']} messages", result,
+                         f"{label}, model at 0 s, {s['messages']} messages{_host(s)}", result,
                          "< 15 ms median" if gated else "(reported)",
                          _mark(s["cpu_median_ms"] < 15 and s["wall_median_ms"] < 15 and s["failed"] == 0)
                          if gated else INFO))
@@ -91,7 +96,7 @@ def _overhead_rows(figures: dict) -> list[tuple]:
         for kind, label in (("first", "each sender's first turn"), ("chat", "chat turns after it")):
             s = run[kind]
             rows.append((f"Own overhead, {run['server']} ({run['database']}), {run['history']:,} runs stored",
-                         f"{label}, {setting}, {s['messages']} messages",
+                         f"{label}, {setting}, {s['messages']} messages{_host(s)}",
                          f"CPU {_num(s['cpu_median_ms'])} (p95 {_num(s['cpu_p95_ms'])}) ms · wall "
                          f"{_num(s['wall_median_ms'])} (p95 {_num(s['wall_p95_ms'])}) ms", "(reported)", INFO))
     return rows
@@ -214,7 +219,8 @@ def markdown_table(results: dict) -> str:
     if probes:
         parts.append("A fixed CPU-bound loop before → after each scenario: its CPU time on one vCPU with the other "
                      "idle, and × how much longer with the other vCPU busy (steal does not show a vCPU slowed by "
-                     "a busy sibling on its physical core): " + ", ".join(probes) + ".")
+                     "a busy sibling on its physical core): " + ", ".join(probes) + ". \"host loop\" in a row's "
+                     "conditions is the same loop timed between that set's messages (median).")
     if "capacity" in scenarios and "error" not in scenarios["capacity"]:
         parts.append(sweep_table(scenarios["capacity"]))
     if "economy" in scenarios and "error" not in scenarios["economy"]:

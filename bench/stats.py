@@ -59,6 +59,12 @@ def _loop_cpu_seconds(loops: int) -> float:
     return time.process_time() - started
 
 
+def loop_ms(loops: int = 200_000) -> float:
+    """The fixed loop's CPU time on this vCPU now, scaled to the probe's 1,000,000 iterations (ms):
+    a short reading of how fast the host runs at this moment, to take between messages."""
+    return _loop_cpu_seconds(loops) * 1000 * 1_000_000 / loops
+
+
 def cpu_probe(rounds: int = 3, loops: int = 1_000_000) -> dict[str, float | None]:
     """How fast the host runs a fixed CPU-bound loop right now: `loop_ms`, its CPU time on one vCPU
     with the others idle, and `busy_neighbour`, how many times that while a spinning process keeps

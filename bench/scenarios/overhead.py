@@ -13,6 +13,11 @@ third more for a one-tool turn after 30 ms of quiet (README, Performance). The
 that answers a message now and then; the back-to-back sets are the cost per message of a server
 with work to do.
 
+The host's speed moves during a run (on a shared host the same loop took from 55 to 100 ms within
+a minute): every PROBE_EVERY messages the bench times a short fixed loop (`stats.loop_ms`) and
+reports the median beside each set, so a slow phase of the host shows next to the figures it
+inflated. The message after each reading is not counted, since it follows a pause.
+
 A second measurement gives every sender a long history first (1,000 stored runs, copies of its
 own last run) and compares chat turns with every run kept (SESSION_MAX_RUNS=0) and with the
 default bound: agno reads all of a session's stored runs on each turn. Each sender's first turn
@@ -32,7 +37,7 @@ from storage.db import Database
 from ..appproc import AppProcess
 from ..common import Run, app_env, postgres_database, seed_users, sqlite_url, wait_done
 from ..load import send, sender_phone, webhook
-from ..stats import percentile
+from ..stats import loop_ms, percentile
 
 TITLE = "Own overhead"
 SENDERS = 20
@@ -46,6 +51,7 @@ TODO_STEPS = [{"tool": "make_todo_list", "args": {"title": "Semana", "items": ["
 BODIES = {"chat": "conversa {}: me dá uma dica para estudar?", "first": "de volta {}: me dá uma dica?",
           "one_tool": "lista bench {}: organize minha semana", "one_tool_idle": "lista calma {}: organize minha semana"}
 IDLE_GAP = 0.03  # seconds of quiet before each message of the one_tool_idle set
+PROBE_EVERY = 20  # messages between two readings of the host's speed
 
 
 @dataclass
@@ -73,11 +79,12 @@ def _one_message(ctx: Run, port: int, cpu: Callable[[], float], db: Database, lo
             "ok": hook.ok and status == "done"}
 
 
-def _summary(samples: list[dict]) -> dict:
+def _summary(samples: list[dict], host_loops: list[float]) -> dict:
     def ms(key: str, pct: int) -> float:
         return round(percentile([s[key] for s in samples], pct) * 1000, 2)
 
-    return {"messages": len(samples), "cpu_median_ms": ms("cpu", 50), "cpu_p95_ms": ms("cpu", 95),
+    host = {"host_loop_ms": round(percentile(host_loops, 50), 1)} if host_loops else {}
+    return {"messages": len(samples), **host, "cpu_median_ms": ms("cpu", 50), "cpu_p95_ms": ms("cpu", 95),
             "wall_median_ms": ms("wall", 50), "wall_p95_ms": ms("wall", 95), "ack_median_ms": ms("ack", 50),
             "model_calls_per_turn": round(sum(s["model_calls"] for s in samples) / max(len(samples), 1), 2),
             "failed": sum(1 for s in samples if not s["ok"])}
@@ -109,6 +116,7 @@ def _measure(ctx: Run, server: str, database_url: str | None, count: int,
     seed_users(url, phones)
     env = app_env(ctx.fakes, url, **extra_env)
     results: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    host_loops: dict[str, list[float]] = {kind: [] for kind in kinds}
     warmup = SENDERS if history else WARMUP
     plan = [("warmup", f"oi, aquecendo {i}") for i in range(warmup)]
     plan += [(kind, BODIES[kind].format(i)) for kind in kinds for i in range(SENDERS if kind == "first" else count)]
@@ -117,20 +125,24 @@ def _measure(ctx: Run, server: str, database_url: str | None, count: int,
         db = Database(url, pool_size=1)
         cpu, seen, loop = app.cpu_meter(), _Seen(), asyncio.new_event_loop()
         try:
+            after_probe = False
             for i, (kind, body) in enumerate(plan):
                 if i == warmup and history:
                     lengthen_histories(data_dir / "sessions.db", phones, history)
                 sample = _one_message(ctx, app.port, cpu, db, loop, phones[i % SENDERS], body, seen,
                                       IDLE_GAP if kind == "one_tool_idle" else 0.0)
-                if kind != "warmup":
+                if kind != "warmup" and not after_probe:
                     results[kind].append(sample)
+                after_probe = kind != "warmup" and i % PROBE_EVERY == 0
+                if after_probe:
+                    host_loops[kind].append(loop_ms())
                 bar.update()
         finally:
             loop.close()
             db.dispose()
     bar.close()
     return {"server": server, "database": "postgresql" if database_url else "sqlite", "idle_gap_ms": IDLE_GAP * 1000,
-            **{kind: _summary(samples) for kind, samples in results.items()}}
+            **{kind: _summary(samples, host_loops[kind]) for kind, samples in results.items()}}
 
 
 def run(ctx: Run) -> dict:

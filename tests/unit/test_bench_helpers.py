@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from bench.fakes import AUTH_TOKEN
 from bench.load import webhook
 from bench.report import flat_from, markdown_table
-from bench.stats import cpu_probe, cpu_ticks, ms_summary, percentile, steal_share
+from bench.stats import cpu_probe, cpu_ticks, loop_ms, ms_summary, percentile, steal_share
 
 
 def test_percentile_is_nearest_rank():
@@ -87,3 +87,17 @@ def test_the_idle_set_of_the_overhead_scenario_is_reported_beside_the_gated_rows
     assert len(rows) == 3
     assert rows[1].endswith("| < 15 ms median | ✅ |")
     assert "one-tool turn after 30 ms idle" in rows[2] and "CPU 18" in rows[2] and "| (reported) |" in rows[2]
+
+
+def test_an_overhead_set_shows_the_host_speed_measured_between_its_messages():
+    turn = {"messages": 3, "cpu_median_ms": 12.0, "cpu_p95_ms": 13.0, "wall_median_ms": 14.0, "wall_p95_ms": 15.0,
+            "failed": 0}
+    results = {"machine": {}, "scenarios": {"overhead": {"runs": [
+        {"server": "app.py", "database": "sqlite", "chat": {**turn, "host_loop_ms": 97.3}, "one_tool": turn}]}}}
+    rows = [line for line in markdown_table(results).splitlines() if line.startswith("| Own overhead")]
+    assert "chat turn, model at 0 s, 3 messages, host loop 97.3 ms |" in rows[0]
+    assert "host loop" not in rows[1], "a set measured without readings says nothing of the host"
+
+
+def test_the_short_loop_reading_is_scaled_to_the_probes_million_iterations():
+    assert 0.25 < loop_ms(400_000) / loop_ms(100_000) < 4, "the same scale whatever the length"

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.engine import Row
 
 from common.clock import as_utc
@@ -95,14 +96,23 @@ def media_for_message(db: Database, message_sid: str) -> list[MediaRecord]:
 
 
 _MEDIA = MediaObject.__table__
-# Asked on every text turn (is a photo waiting for its description?), so prepared once.
-_PENDING = (select(_MEDIA)
-            .where(_MEDIA.c.owner == bindparam("owner"), _MEDIA.c.kind == IMAGE,
+PENDING_LIMIT = 10  # the newest photos without a description that a turn considers
+
+
+def pending_select(owner: Any, limit: Any) -> Select:
+    """The select of an owner's newest images that no description owns yet, newest first (`owner`
+    and `limit` are bind parameters or values): `pending_images` and the turn's one-statement read."""
+    return (select(_MEDIA)
+            .where(_MEDIA.c.owner == owner, _MEDIA.c.kind == IMAGE,
                    ~exists().where(ImageLink.__table__.c.media_id == _MEDIA.c.id))
-            .order_by(_MEDIA.c.created_at.desc(), _MEDIA.c.id.desc()).limit(bindparam("limit")))
+            .order_by(_MEDIA.c.created_at.desc(), _MEDIA.c.id.desc()).limit(limit))
 
 
-def pending_images(db: Database, owner: str, limit: int = 10) -> list[MediaRecord]:
+# Asked whenever a tool looks for photos waiting for a description, so prepared once.
+_PENDING = pending_select(bindparam("owner"), bindparam("limit"))
+
+
+def pending_images(db: Database, owner: str, limit: int = PENDING_LIMIT) -> list[MediaRecord]:
     """The owner's newest images that no description owns yet, oldest of them first."""
     with db.statement() as conn:
         rows = conn.execute(_PENDING, {"owner": owner, "limit": limit}).all()

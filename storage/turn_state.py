@@ -12,29 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import String, bindparam, exists, select, true
+from sqlalchemy import String, bindparam, select, true
 from sqlalchemy.engine import Row
 
 from .conversation import FLOW_MAX_AGE, Flow, live_flow
 from .db import Database
-from .images import IMAGE, MediaRecord, media_record
-from .models import ConversationState, ImageLink, MediaObject, User
-from .users import UserRecord, user_record
+from .images import PENDING_LIMIT, MediaRecord, media_record, pending_select
+from .models import ConversationState, User
+from .users import ACCOUNT_COLUMNS, UserRecord, user_record
 
-WAITING_LIMIT = 10  # the newest photos without a description that a turn considers (pending_images' default)
-
-_STATE, _USERS, _MEDIA, _LINKS = (ConversationState.__table__, User.__table__, MediaObject.__table__,
-                                  ImageLink.__table__)
+_STATE, _USERS = ConversationState.__table__, User.__table__
 _ME = select(bindparam("phone", type_=String(20)).label("phone")).subquery("me")
-_WAITING = (select(_MEDIA)
-            .where(_MEDIA.c.owner == bindparam("phone"), _MEDIA.c.kind == IMAGE,
-                   ~exists().where(_LINKS.c.media_id == _MEDIA.c.id))
-            .order_by(_MEDIA.c.created_at.desc(), _MEDIA.c.id.desc()).limit(WAITING_LIMIT)
-            .subquery("waiting"))
-_USER_COLUMNS = ("id", "phone", "name", "cpf", "created_at", "last_login_at", "logged_in_until")  # never the hash
+_WAITING = pending_select(bindparam("phone"), PENDING_LIMIT).subquery("waiting")
 _READ = (select(_STATE.c.flow.label("flow_name"), _STATE.c.data.label("flow_data"),
                 _STATE.c.updated_at.label("flow_updated_at"),
-                *(_USERS.c[name].label(f"user_{name}") for name in _USER_COLUMNS),
+                *(_USERS.c[name].label(f"user_{name}") for name in ACCOUNT_COLUMNS),
                 *(column.label(f"media_{column.name}") for column in _WAITING.c))
          .select_from(_ME.outerjoin(_STATE, _STATE.c.phone == _ME.c.phone)
                       .outerjoin(_USERS, _USERS.c.phone == _ME.c.phone)

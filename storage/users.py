@@ -19,12 +19,12 @@ from .models import Login, User
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
-# Every personal-data tool looks its user up on every tool turn: a Core select prepared once, not
-# the ORM's unit of work (0.35 -> 0.11 ms on SQLite, 0.74 -> 0.41 ms on PostgreSQL). The password
-# hash is not selected: it stays inside storage.
+# Accounts are looked up by phone or CPF with a Core select prepared once, not the ORM's unit of
+# work (0.35 -> 0.11 ms on SQLite, 0.74 -> 0.41 ms on PostgreSQL); a turn's own read of its sender
+# (turn_state.py) takes the same columns. The password hash is not selected: it stays inside storage.
 _USERS = User.__table__
-_SELECT_USER = select(_USERS.c.id, _USERS.c.phone, _USERS.c.name, _USERS.c.cpf, _USERS.c.created_at,
-                      _USERS.c.last_login_at, _USERS.c.logged_in_until)
+ACCOUNT_COLUMNS = ("id", "phone", "name", "cpf", "created_at", "last_login_at", "logged_in_until")  # never the hash
+_SELECT_USER = select(*(_USERS.c[name] for name in ACCOUNT_COLUMNS))
 _BY_PHONE = _SELECT_USER.where(_USERS.c.phone == bindparam("value"))
 _BY_CPF = _SELECT_USER.where(_USERS.c.cpf == bindparam("value"))
 

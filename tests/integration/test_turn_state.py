@@ -10,7 +10,8 @@ from common.clock import utcnow
 from storage import images, users
 from storage.conversation import get_flow, set_flow
 from storage.models import ConversationState
-from storage.turn_state import WAITING_LIMIT, read_turn_state
+from storage.images import PENDING_LIMIT
+from storage.turn_state import read_turn_state
 from tests.factories import make_user
 
 PHONE, OTHER = "+5511900000042", "+5511900000043"
@@ -59,10 +60,10 @@ def test_one_statement_reads_what_the_three_reads_give(db):
 
 
 def test_the_newest_photos_only(db):
-    ids = [_image(db, PHONE, n) for n in range(WAITING_LIMIT + 3)]
+    ids = [_image(db, PHONE, n) for n in range(PENDING_LIMIT + 3)]
     state = read_turn_state(db, PHONE)
-    assert [m.id for m in state.waiting_images] == ids[-WAITING_LIMIT:]
-    assert list(state.waiting_images) == images.pending_images(db, PHONE, limit=WAITING_LIMIT)
+    assert [m.id for m in state.waiting_images] == ids[-PENDING_LIMIT:]
+    assert list(state.waiting_images) == images.pending_images(db, PHONE, limit=PENDING_LIMIT)
 
 
 def test_an_abandoned_flow_is_dropped_as_get_flow_does(db):

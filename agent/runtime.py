@@ -20,7 +20,7 @@ from tools.images import latest_burst
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext, find_turn_context
-from .flows import handle_pending_flow
+from .flows import handle_pending_flow, screen_turn
 from .memory import trim_session
 from .model import AssistantChatModel
 from .prompts import load_prompt
@@ -69,9 +69,10 @@ class Assistant:
             Function.from_callable(tool)
 
     def respond(self, turn: Turn) -> Reply:
-        """Answer one turn: a pending server-side flow first, else the model, else command mode."""
+        """Answer one turn: a pending server-side flow first, then the screens (a password typed unasked),
+        else the model, else command mode."""
         ctx = TurnContext(self.services, turn)
-        reply = handle_pending_flow(ctx)
+        reply = handle_pending_flow(ctx) or screen_turn(ctx)
         if reply is not None:
             return reply
         if self.services.openai is None:

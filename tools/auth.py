@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from agno.run import RunContext
 
 from agent.context import TurnContext, turn_context
-from agent.flows import register_flow
+from agent.flows import keep_out, register_flow, register_screen
 from agent.turn import Reply
 from common.clock import utcnow
 from common.cpf import cpf_problem, normalize_cpf
+from common.inline_secrets import find_inline_password
 from common.passwords import hash_password, needs_rehash, spend_verify_time, verify_password
 from storage import users
 from storage.conversation import Flow, clear_flow, set_flow
@@ -76,13 +77,18 @@ def require_login(ctx: TurnContext) -> UserRecord:
     return user
 
 
+def already_logged_in(user: UserRecord) -> str:
+    """The answer to a login asked for while the login is still valid."""
+    return f"Você já está conectado(a), {user.name.split()[0]}, até {user.logged_in_until:%d/%m/%Y}."
+
+
 def start_login(ctx: TurnContext) -> str:
     """Start a login for the sender's phone (CPF, then password); returns the first question."""
     user = current_user(ctx)
     if user is None:
         raise ToolRefusal(NO_ACCOUNT)
     if user.is_logged_in():
-        return f"Você já está conectado(a), {user.name.split()[0]}, até {user.logged_in_until:%d/%m/%Y}."
+        return already_logged_in(user)
     until = users.locked_until(ctx.services.db, ctx.sender)
     if until is not None:
         raise ToolRefusal(locked_text(until))
@@ -107,12 +113,16 @@ def login_step(ctx: TurnContext, flow: Flow) -> Reply:
 
 
 def check_password(ctx: TurnContext, cpf: str) -> str:
-    """Verify CPF + password for the sender's phone, record the attempt and apply the lockout."""
-    db, profile, phone = ctx.services.db, ctx.services.config.password_hash_profile, ctx.sender
+    """The login flow's password step: a spoken password is refused, a typed one verified."""
     if ctx.turn.spoken:
         return ask(ctx, "login:password", "Digite sua senha (ela não passa pela IA).", {"cpf": cpf}, SPOKEN_PASSWORD)
-    clear_flow(db, phone)
-    password = ctx.turn.raw_text.strip()
+    clear_flow(ctx.services.db, ctx.sender)
+    return verify_login(ctx, cpf, ctx.turn.raw_text.strip())
+
+
+def verify_login(ctx: TurnContext, cpf: str, password: str) -> str:
+    """Try CPF + password for the sender's phone: the lockout first, then the hash; every try is recorded."""
+    db, profile, phone = ctx.services.db, ctx.services.config.password_hash_profile, ctx.sender
     until = users.locked_until(db, phone, cpf)
     if until is not None:
         users.record_login_attempt(db, phone, cpf, False)
@@ -134,6 +144,32 @@ def check_password(ctx: TurnContext, cpf: str) -> str:
     user = users.mark_logged_in(db, user.id, timedelta(hours=ctx.services.config.auth_ttl_hours))
     ctx.account_changed()
     return f"✅ Login feito! Olá, {user.name.split()[0]}. Você fica conectado(a) até {user.logged_in_until:%d/%m/%Y}."
+
+
+@register_screen
+def password_typed_unasked(ctx: TurnContext) -> Reply | None:
+    """A message holding a password nobody asked for never reaches the model: "login <cpf> <senha>"
+    logs in here (a typed one; a spoken one is only deleted), anything else is only kept out."""
+    found = find_inline_password(ctx.turn.raw_text)
+    if found is None:
+        return None
+    log.info("a message of the phone ending %s held a password; kept from the model and redacted", ctx.sender[-4:])
+    reply = Reply()
+    for problem in ctx.turn.notices:
+        reply.add(problem)
+    if found.asks_login and found.cpf and not ctx.turn.spoken:
+        reply.add(login_in_one_message(ctx, found.cpf, found.password))
+    return keep_out(reply)
+
+
+def login_in_one_message(ctx: TurnContext, cpf: str, password: str) -> str:
+    """ "login <cpf> <senha>": the same checks as the login flow, without its two questions."""
+    user = current_user(ctx)
+    if user is None:
+        return NO_ACCOUNT
+    if user.is_logged_in():
+        return already_logged_in(user)
+    return verify_login(ctx, cpf, password)
 
 
 def sign_out(ctx: TurnContext) -> str:

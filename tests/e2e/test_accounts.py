@@ -12,7 +12,7 @@ from storage import users
 from storage.models import Login, User
 from tests.e2e.conversation import Conversation
 from tests.factories import DEFAULT_PASSWORD, make_user, valid_cpf
-from tests.fakes.openai_server import Step, message_text, tool
+from tests.fakes.openai_server import Step, message_text, say, tool
 
 pytestmark = pytest.mark.slow
 ALICE, BOB, MALLORY = "+5511999990001", "+5511999990002", "+5511999990666"
@@ -183,3 +183,72 @@ def test_a_spoken_password_is_never_transcribed_tried_or_kept(live_app, openai_s
     assert not [path for path in live_app.config.media_dir.rglob("*") if path.is_file()]
     assert "Login feito" in chat.say(PASSWORD), "the login should still wait for the typed password"
     assert PASSWORD not in json.dumps(openai_server.chat_requests())
+
+
+def _ledger_bodies(db, phone: str) -> list[str]:
+    from storage.models import InboundMessage
+
+    with db.session() as session:
+        return [row.body for row in session.scalars(select(InboundMessage).where(InboundMessage.sender == phone)
+                                                    .order_by(InboundMessage.id))]
+
+
+def test_login_with_cpf_and_password_in_one_message_logs_in_without_the_model(live_app, openai_server,
+                                                                             twilio_server):
+    db = live_app.services.db
+    make_user(db, ALICE, cpf=CPF, password=PASSWORD, logged_in=False)
+    chat = _chat(live_app, twilio_server)
+    wrong = chat.say(f"login {CPF} errada-de-novo-1")
+    assert "incorretos" in wrong and "não foi para a IA" in wrong
+    answer = chat.say(f"login {CPF} {PASSWORD}")
+    print("\n" + chat.render())
+    assert "Login feito! Olá, Ana" in answer and "envie só *login*" in answer
+    assert users.get_user_by_phone(db, ALICE).is_logged_in()
+    assert [ok for _, ok in users.login_attempts(db, ALICE)] == [False, True]
+    assert openai_server.chat_requests() == [], "a message with a password reached the model"
+    assert _ledger_bodies(db, ALICE) == ["[senha]", "[senha]"]
+    logged = [(m.direction, m.body) for m in live_app.services.chatlog.list(phone=ALICE).items]
+    assert ("in", "[senha]") in logged and not [body for _, body in logged if PASSWORD in body or "errada" in body]
+
+
+def test_a_password_typed_unasked_is_kept_from_the_model_and_the_stores(live_app, openai_server, twilio_server):
+    make_user(live_app.services.db, ALICE, cpf=CPF, password=PASSWORD)
+    openai_server.on(r"dica", say("Estude 25 minutos e pare 5."))
+    chat = _chat(live_app, twilio_server)
+    answer = chat.say(f"minha senha é {PASSWORD}, anota aí")
+    assert "trazia uma senha" in answer and "não foi para a IA" in answer
+    assert "25 minutos" in chat.say("me dá uma dica de estudo"), "ordinary messages still go to the model"
+    sent = json.dumps(openai_server.chat_requests(), ensure_ascii=False)
+    assert PASSWORD not in sent and "dica de estudo" in sent
+    assert _ledger_bodies(live_app.services.db, ALICE)[0] == "[senha]"
+
+
+def test_a_password_typed_with_the_cpf_at_the_cpf_step_is_redacted(live_app, openai_server, twilio_server):
+    make_user(live_app.services.db, ALICE, cpf=CPF, password=PASSWORD, logged_in=False)
+    openai_server.on(r"quero entrar", tool("login"))
+    chat = _chat(live_app, twilio_server)
+    assert "digite seu CPF" in chat.say("quero entrar")
+    answer = chat.say(f"{CPF} {PASSWORD}")
+    assert "digite sua senha" in answer and "trazia uma senha" in answer
+    assert "Login feito" in chat.say(PASSWORD)
+    bodies = [m.body for m in live_app.services.chatlog.list(phone=ALICE).items]
+    assert not [body for body in bodies if PASSWORD in body] and bodies.count("[senha]") == 2
+    assert PASSWORD not in json.dumps(openai_server.chat_requests())
+
+
+def test_a_voice_note_saying_a_password_unasked_is_deleted_and_kept_from_the_model(live_app, openai_server,
+                                                                                  twilio_server):
+    from storage.models import MediaObject
+    from tests.fixtures.media import voice_note
+
+    db = live_app.services.db
+    make_user(db, ALICE, cpf=CPF, password=PASSWORD, logged_in=False)
+    openai_server.transcript_text = f"login {CPF} {PASSWORD}"
+    chat = _chat(live_app, twilio_server)
+    note = twilio_server.add_media(None, voice_note("ogg"), "audio/ogg")
+    answer = chat.say("", media=[(note, "audio/ogg")])
+    assert "trazia uma senha" in answer and "Login feito" not in answer, "a spoken password logged in"
+    assert openai_server.chat_requests() == [] and users.login_attempts(db, ALICE) == []
+    with db.session() as session:
+        assert session.scalars(select(MediaObject).where(MediaObject.owner == ALICE)).all() == []
+    assert not [path for path in live_app.config.media_dir.rglob("*") if path.is_file()]

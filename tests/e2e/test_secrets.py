@@ -1,4 +1,5 @@
-"""After a scripted registration and login, the password is searched for in every store: found nowhere."""
+"""After a scripted registration and logins (asked for, and typed in one message), the passwords are
+searched for in every store: found nowhere."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ ALICE = "+5511999990001"
 CPF = "529.982.247-25"
 PASSWORD = "Pa55-girassol-azul-SECRETO"
 WRONG_PASSWORD = "errei-a-senha-OUTRO-SEGREDO"
+INLINE_WRONG = "digitei-junto-TERCEIRO-SEGREDO"
 
 
 def _register_and_log_in(chat: Conversation, openai_server) -> None:
@@ -40,6 +42,10 @@ def _register_and_log_in(chat: Conversation, openai_server) -> None:
     assert "Login feito" in chat.say(PASSWORD)
     assert "correr" in chat.say("me ajuda a organizar a semana")
     chat.say("obrigada!")
+    assert "saiu" in chat.say("sair da conta")
+    assert "incorretos" in chat.say(f"login {CPF} {INLINE_WRONG}")
+    assert "Login feito" in chat.say(f"login {CPF} {PASSWORD}")
+    assert "trazia uma senha" in chat.say(f"minha senha é {PASSWORD}, anota aí")
 
 
 def _sql_dump(live) -> str:
@@ -101,7 +107,7 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
     assert len(chatlog.items) == len(chat.transcript) and "[senha]" in stores["chat log"]
     assert "Semana" in stores["session DB rows"], "the session DB was written (the search is not vacuous)"
     assert len(openai_server.chat_requests()) >= 5
-    found = {name: [s for s in (PASSWORD, WRONG_PASSWORD) if s in content] for name, content in stores.items()}
+    found = {name: [s for s in (PASSWORD, WRONG_PASSWORD, INLINE_WRONG) if s in content] for name, content in stores.items()}
     print(f"\npassword search ({backend}):", {name: ("FOUND" if hits else "absent") for name, hits in found.items()})
     assert found == {name: [] for name in stores}
     model_text = stores["model requests"]

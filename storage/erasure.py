@@ -17,11 +17,13 @@ from .models import MediaObject
 
 @dataclass(frozen=True)
 class Erased:
-    """What an erasure removed; `media_keys` are the media-store objects to delete next."""
+    """What an erasure removed; `media_keys` are the files the user sent and `thumbnail_keys` the
+    dashboard's copies of their photos: the media-store objects to delete next."""
 
     accounts: int
     todo_lists: int
     media_keys: tuple[str, ...]
+    thumbnail_keys: tuple[str, ...] = ()
 
 
 def delete_owner_media(db: Database, owner: str) -> list[str]:
@@ -34,9 +36,10 @@ def delete_owner_media(db: Database, owner: str) -> list[str]:
 
 def erase_phone(db: Database, phone: str) -> Erased:
     """Remove the phone's account, logins, images, voice notes and lists; blank its ledger bodies."""
+    thumbnails = images.owner_thumbnails(db, phone)
     keys = images.delete_owner_images(db, phone) + delete_owner_media(db, phone)
     lists = todos.delete_lists_of(db, phone)
     accounts = users.delete_user(db, phone)
     ledger.delete_sender_bodies(db, phone)
     clear_flow(db, phone)
-    return Erased(accounts, lists, tuple(sorted(set(keys))))
+    return Erased(accounts, lists, tuple(sorted(set(keys))), tuple(sorted(set(thumbnails))))

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 from common.clock import as_utc
 from storage.db import Database
 from storage.models import ImageDescription, ImageLink, MediaObject
-from storage.search import index_descriptions, keys_by_description, search_descriptions
+from storage.search import LinkedImages, images_by_description, index_descriptions, search_descriptions
 
 IMAGE = "image"
 AUDIO = "audio"
@@ -59,23 +59,26 @@ class SavedImage:
 
 @dataclass(frozen=True)
 class DescriptionRow:
-    """One description as a dashboard lists it."""
+    """One description as a dashboard lists it; `thumbnail_keys` are what to show small (each image's
+    thumbnail, or the image itself where none was made)."""
 
     id: int
     owner: str
     description: str
     image_keys: tuple[str, ...]
     created_at: datetime
+    thumbnail_keys: tuple[str, ...] = ()
 
 
 def add_media(db: Database, owner: str, kind: str, key: str, content_type: str, size: int,
-              message_sid: str | None = None) -> int:
-    """Record a stored image or voice note of `owner`; returns its id."""
+              message_sid: str | None = None, thumb_key: str | None = None) -> int:
+    """Record a stored image or voice note of `owner` (with the key of its thumbnail, if one was
+    stored); returns its id."""
     if kind not in KINDS:
         raise ValueError(f"unknown media kind: {kind!r}")
     with db.session() as session:
         media = MediaObject(owner=owner, kind=kind, key=key, content_type=content_type, size=size,
-                            message_sid=message_sid)
+                            message_sid=message_sid, thumb_key=thumb_key)
         session.add(media)
         session.flush()
         return media.id
@@ -190,7 +193,8 @@ def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per
     """One page of descriptions, newest first (best match first when `query` is given), and the total."""
     if query and query.strip():
         hits, total = search_descriptions(db, query, owner=owner, page=page, per_page=per_page)
-        return [DescriptionRow(h.id, h.owner, h.description, h.image_keys, h.created_at) for h in hits], total
+        return [DescriptionRow(h.id, h.owner, h.description, h.image_keys, h.created_at, h.thumbnail_keys)
+                for h in hits], total
     per_page = max(1, min(per_page, 200))
     rows = select(ImageDescription).order_by(ImageDescription.created_at.desc(), ImageDescription.id.desc())
     total_query = select(func.count(ImageDescription.id))
@@ -199,10 +203,18 @@ def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per
         total_query = total_query.where(ImageDescription.from_number == owner)
     with db.session() as session:
         found = session.scalars(rows.offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
-        keys = keys_by_description(session, [row.id for row in found]) if found else {}
+        linked = images_by_description(session, [row.id for row in found]) if found else {}
         total = session.scalar(total_query) or 0
-    return [DescriptionRow(row.id, row.from_number, row.descricao, keys.get(row.id, ()),
-                           as_utc(row.created_at)) for row in found], total
+    none = LinkedImages()
+    return [DescriptionRow(row.id, row.from_number, row.descricao, linked.get(row.id, none).keys,
+                           as_utc(row.created_at), linked.get(row.id, none).thumbnails) for row in found], total
+
+
+def owner_thumbnails(db: Database, owner: str) -> list[str]:
+    """The thumbnail keys of every photo `owner` sent (to delete them with the photos)."""
+    with db.session() as session:
+        return list(session.scalars(select(MediaObject.thumb_key).where(MediaObject.owner == owner,
+                                                                        MediaObject.thumb_key.is_not(None))))
 
 
 def delete_owner_images(db: Database, owner: str) -> list[str]:

@@ -82,6 +82,7 @@ class MediaObject(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     message_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    thumb_key: Mapped[str | None] = mapped_column(String(255))  # a photo's small JPEG copy, if one was made
     transcript: Mapped[str | None] = mapped_column(Text)
     transcript_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

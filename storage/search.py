@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from common.clock import as_utc
 from common.ptstem import lexemes, query_terms
 from storage.db import Database
-from storage.models import ImageLink
+from storage.models import ImageLink, MediaObject
 
 MAX_TERMS = 32
 CANDIDATES = 1000
@@ -39,6 +39,7 @@ class ImageHit:
     score: float
     matched: int
     created_at: datetime
+    thumbnail_keys: tuple[str, ...] = ()
 
 
 def search_images(db: Database, owner: str, query: str, limit: int = 5) -> list[ImageHit]:
@@ -74,14 +75,24 @@ def owner_token(owner: str) -> str:
     return "o" + owner.encode().hex()
 
 
-def keys_by_description(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """The image keys of each description id, in the order they were saved."""
-    keys: dict[int, list[str]] = defaultdict(list)
-    rows = session.execute(select(ImageLink.id_descricao, ImageLink.image_link)
+@dataclass(frozen=True)
+class LinkedImages:
+    """The images of one description, in the order they were saved: their keys, and for each the key
+    of its small copy (the image's own key where none was made)."""
+
+    keys: tuple[str, ...] = ()
+    thumbnails: tuple[str, ...] = ()
+
+
+def images_by_description(session: Session, ids: Iterable[int]) -> dict[int, LinkedImages]:
+    """The linked images of each description id, with their thumbnails, in one query."""
+    pairs: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = session.execute(select(ImageLink.id_descricao, ImageLink.image_link, MediaObject.thumb_key)
+                           .outerjoin(MediaObject, MediaObject.id == ImageLink.media_id)
                            .where(ImageLink.id_descricao.in_(list(ids))).order_by(ImageLink.id))
-    for id_, key in rows:
-        keys[id_].append(key)
-    return {id_: tuple(values) for id_, values in keys.items()}
+    for id_, key, thumb in rows:
+        pairs[id_].append((key, thumb or key))
+    return {id_: LinkedImages(*map(tuple, zip(*values))) for id_, values in pairs.items()}
 
 
 def _search(db: Database, query: str, owner: str | None, limit: int, offset: int,
@@ -90,9 +101,10 @@ def _search(db: Database, query: str, owner: str | None, limit: int, offset: int
     with db.session() as session:
         run = _postgresql if db.dialect == "postgresql" else _sqlite
         rows, total = run(session, query or "", params)
-        keys = keys_by_description(session, [row.id for row in rows]) if rows else {}
-    hits = [ImageHit(row.id, row.owner, row.description, keys.get(row.id, ()), float(row.score),
-                     int(row.matched), as_utc(row.created_at)) for row in rows]
+        linked = images_by_description(session, [row.id for row in rows]) if rows else {}
+    none = LinkedImages()
+    hits = [ImageHit(row.id, row.owner, row.description, linked.get(row.id, none).keys, float(row.score),
+                     int(row.matched), as_utc(row.created_at), linked.get(row.id, none).thumbnails) for row in rows]
     return hits, total
 
 

@@ -85,7 +85,7 @@ def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
     services, phone = ctx.services, ctx.sender
     erased = erase_phone(services.db, phone)
     ctx.account_changed()
-    for key in (*erased.media_keys, _export_key(phone)):
+    for key in (*erased.media_keys, *erased.thumbnail_keys, _export_key(phone)):
         try:
             services.media.delete(key)
         except Exception:

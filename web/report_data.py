@@ -42,7 +42,9 @@ def _images(services: "Services", paging: params.Paging, owner: str | None, quer
             "search": {"query": query, "mode": SEARCH_MODE if query else None},
             "items": [{"id": row.id, "owner": row.owner, "description": row.description,
                        "created_at": iso(row.created_at),
-                       "images": [{"key": key, "url": media_url(services, key)} for key in row.image_keys]}
+                       "images": [{"key": key, "url": media_url(services, key),
+                                   "thumbnail_url": media_url(services, thumb)}
+                                  for key, thumb in zip(row.image_keys, row.thumbnail_keys)]}
                       for row in rows]}
 
 

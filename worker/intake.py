@@ -13,10 +13,11 @@ from agent.turn import Turn
 from channels.media import MediaRejected
 from common.cpf import is_valid_cpf, mask_cpfs_in_text, normalize_cpf
 from common.cpf import _CPF_IN_TEXT as CPF_PATTERN
+from common.thumbnails import THUMBNAIL_TYPE, make_thumbnail
 from storage import images
 from storage.conversation import get_flow
 from storage.ledger import LedgerEntry
-from storage.media import make_key
+from storage.media import make_key, thumbnail_key
 
 if TYPE_CHECKING:
     from services import Services
@@ -57,9 +58,26 @@ def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) 
     key = make_key(media.kind, entry.sender.lstrip("+"), media.content_type)
     with services.gate.waiting():
         services.media.put(key, media.data, media.content_type)
+    thumb = _store_thumbnail(services, key, media.data) if media.kind == images.IMAGE else None
     media_id = images.add_media(services.db, entry.sender, media.kind, key, media.content_type, len(media.data),
-                                message_sid=entry.message_sid)
+                                message_sid=entry.message_sid, thumb_key=thumb)
     return images.get_media(services.db, media_id)
+
+
+def _store_thumbnail(services: "Services", key: str, data: bytes) -> str | None:
+    """Store the dashboard's small copy of a photo; its key, or None (the dashboard then shows the
+    photo itself: a thumbnail never costs the user their message)."""
+    thumbnail = make_thumbnail(data)
+    if thumbnail is None:
+        return None
+    thumb_key = thumbnail_key(key)
+    try:
+        with services.gate.waiting():
+            services.media.put(thumb_key, thumbnail, THUMBNAIL_TYPE)
+    except Exception:
+        log.warning("could not store the thumbnail of %s", key, exc_info=True)
+        return None
+    return thumb_key
 
 
 def _transcribe_into(services: "Services", record: images.MediaRecord, turn: Turn) -> None:

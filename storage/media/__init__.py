@@ -58,6 +58,13 @@ def make_key(kind: str, owner_digits: str, content_type: str) -> str:
     return f"{folder}/{owner_digits}/{now:%Y/%m}/{uuid.uuid4().hex}.{ext}"
 
 
+def thumbnail_key(key: str) -> str:
+    """`images/<digits>/<y>/<m>/<uuid>.png` -> `thumbs/<digits>/<y>/<m>/<uuid>.jpg`: beside the photo's own
+    folder, so an owner's photos and thumbnails are listed apart."""
+    _folder, _, rest = check_key(key).partition("/")
+    return f"thumbs/{rest.rsplit('.', 1)[0]}.jpg"
+
+
 def check_key(key: str) -> str:
     """`key` itself if it is relative, made of `[A-Za-z0-9/_.-]`, with no empty, `.`-led or `..` segment."""
     if not isinstance(key, str) or len(key) > 512 or not SAFE_KEY.fullmatch(key):

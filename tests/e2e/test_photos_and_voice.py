@@ -49,6 +49,10 @@ def test_photo_with_caption_is_saved_in_the_local_store(alice_app, openai_server
         key = session.scalar(select(ImageLink.image_link))
     assert alice_app.services.media.get(key)[:3] == b"\xff\xd8\xff"
     assert (alice_app.config.media_dir / key).is_file()
+    with alice_app.services.db.session() as session:
+        thumb = session.scalar(select(MediaObject.thumb_key).where(MediaObject.key == key))
+    assert thumb == "thumbs/" + key.split("/", 1)[1].rsplit(".", 1)[0] + ".jpg"
+    assert (alice_app.config.media_dir / thumb).read_bytes()[:3] == b"\xff\xd8\xff"
 
 
 def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_server, s3_bucket, openai_server, twilio_server):
@@ -63,6 +67,8 @@ def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_server, s3_bucket, 
     client = make_client(s3_server, access_key=S3_KEY, secret_key=S3_SECRET)
     stored = client.get_object(Bucket=s3_bucket, Key=f"fotos/{key}")
     assert stored["ContentType"] == "image/png" and stored["Body"].read()[:4] == b"\x89PNG"
+    thumb = client.get_object(Bucket=s3_bucket, Key="fotos/thumbs/" + key.split("/", 1)[1].rsplit(".", 1)[0] + ".jpg")
+    assert thumb["ContentType"] == "image/jpeg" and thumb["Body"].read()[:3] == b"\xff\xd8\xff"
     openai_server.on(r"mostre fotos de gato", tool("search_images", query="gato"))
     live.send(ALICE, "mostre fotos de gato")
     image = twilio_server.wait_for(3, timeout=15)[2]
@@ -214,3 +220,22 @@ def test_transcript_photo_question_description_search(alice_app, openai_server, 
           f"-> HTTP {fetched.status_code}, {len(fetched.content)} bytes, {fetched.headers['Content-Type']}]")
     assert "Encontrei 1 foto" in reply and image.body == "meu gato dormindo no sofá"
     assert fetched.status_code == 200
+
+
+def test_the_dashboard_shows_a_small_copy_and_links_the_photo_itself(alice_app, openai_server, twilio_server):
+    from io import BytesIO
+
+    from PIL import Image
+
+    original = make_jpeg("praia grande", size=(1600, 1200))
+    openai_server.on(r"1 foto.*praia grande", tool("save_image", description="praia grande"))
+    alice_app.send(ALICE, "praia grande", media=[_photo(twilio_server, original)])
+    twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)
+    [image] = requests.get(alice_app.url + "/get-report-data", timeout=10).json()["images"]["items"][0]["images"]
+    full = requests.get(alice_app.url + image["url"], timeout=10).content
+    small = requests.get(alice_app.url + image["thumbnail_url"], timeout=10).content
+    assert full == original
+    assert Image.open(BytesIO(small)).size == (320, 240) and len(small) < len(original) / 3
+    page = requests.get(alice_app.url + "/report", timeout=10).text
+    assert f'<a href="{image["url"]}"'.replace("&", "&amp;") in page
+    assert f'<img src="{image["thumbnail_url"]}"'.replace("&", "&amp;") in page

@@ -37,6 +37,12 @@ def alice_with_data(live_app, openai_server, twilio_server):
     return live_app
 
 
+def _stored_files(live) -> list[str]:
+    """`<folder>/<owner digits>` of every photo file in the local media store (thumbnails included)."""
+    root = live.config.media_dir
+    return ["/".join(path.relative_to(root).parts[:2]) for path in root.rglob("*.jpg")]
+
+
 def test_export_is_a_json_link_with_only_my_data_that_expires(alice_with_data, openai_server, twilio_server):
     live = alice_with_data
     openai_server.on(r"exportar", tool("export_my_data"))
@@ -62,8 +68,7 @@ def test_erasure_is_confirmed_and_removes_everything_of_one_user(alice_with_data
     assert "nada foi apagado" in chat.say("não, deixa")
     assert users.get_user_by_phone(live.services.db, ALICE) is not None
     chat.say("quero apagar meus dados")
-    media_files = {p.name for p in live.config.media_dir.rglob("*.jpg")}
-    assert len(media_files) == 2
+    assert len(_stored_files(live)) == 4, "a photo and its thumbnail each, of Alice and of Bob"
     done = chat.say("APAGAR")
     print("\n" + chat.render())
     assert "apaguei sua conta, 1 lista(s), 1 arquivo(s)" in done
@@ -72,7 +77,7 @@ def test_erasure_is_confirmed_and_removes_everything_of_one_user(alice_with_data
     assert _owned(live, Login, Login.phone, ALICE) == 0
     assert _owned(live, ImageDescription, ImageDescription.from_number, ALICE) == 0
     assert _owned(live, MediaObject, MediaObject.owner, ALICE) == 0
-    assert len({p.name for p in live.config.media_dir.rglob("*.jpg")}) == 1
+    assert sorted(_stored_files(live)) == sorted(f"{folder}/{BOB.lstrip('+')}" for folder in ("images", "thumbs"))
     assert memory_status(live.runtime.assistant.session_db, ALICE) is None
     with db.session() as session:
         bodies = session.scalars(select(InboundMessage.body).where(InboundMessage.sender == ALICE)).all()

@@ -140,3 +140,34 @@ def test_migration_downgrades_and_indexes_existing_rows(fresh_url):
         assert len(search_images(database, ME, "praias")) == 1
     finally:
         database.dispose()
+
+
+def test_photos_stored_before_thumbnails_existed_keep_working(fresh_url):
+    from storage.images import owner_thumbnails
+
+    old_key, new_key = "images/5511999990001/2026/11/antiga.jpg", "images/5511999990001/2026/12/nova.jpg"
+    database = Database(fresh_url)
+    try:
+        upgrade(database.engine, "0002")
+        with database.session() as session:
+            session.execute(text("INSERT INTO media_objects (owner, kind, key, content_type, size, created_at) "
+                                 "VALUES (:owner, 'image', :key, 'image/jpeg', 10, CURRENT_TIMESTAMP)"),
+                            {"owner": ME, "key": old_key})
+        database.migrate()
+        new_id = add_media(database, ME, IMAGE, new_key, "image/jpeg", 10,
+                           thumb_key="thumbs/5511999990001/2026/12/nova.jpg")
+        with database.session() as session:
+            old_id = session.scalar(text("SELECT id FROM media_objects WHERE key = :key"), {"key": old_key})
+        save_description(database, ME, "fotos da praia", [old_id, new_id])
+        [row], _ = list_descriptions(database, owner=ME)
+        assert row.image_keys == (old_key, new_key)
+        assert row.thumbnail_keys == (old_key, "thumbs/5511999990001/2026/12/nova.jpg"), "the old photo shows itself"
+        [hit] = search_images(database, ME, "praia")
+        assert (hit.image_keys, hit.thumbnail_keys) == (row.image_keys, row.thumbnail_keys)
+        assert owner_thumbnails(database, ME) == ["thumbs/5511999990001/2026/12/nova.jpg"]
+        assert owner_thumbnails(database, "+5511999990002") == []
+        command.downgrade(alembic_config(database.engine), "0002")
+        with database.session() as session:
+            assert sorted(session.scalars(text("SELECT key FROM media_objects"))) == [old_key, new_key]
+    finally:
+        database.dispose()

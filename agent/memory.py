@@ -84,6 +84,12 @@ def memory_status(db: SqliteDb, session_id: str) -> SessionMemory | None:
     return _summary(raw, 0) if raw else None
 
 
+def session_messages(db: SqliteDb, session_id: str) -> list[MemoryMessage]:
+    """Every message the session keeps for the model, oldest first (what the assistant remembers)."""
+    raw = db.get_session(session_id, deserialize=False)
+    return _messages(raw.get("runs") or []) if raw else []
+
+
 def list_memory(db: SqliteDb, page: int = 1, per_page: int = 20, session_id: str | None = None,
                 max_messages: int = 50) -> tuple[list[SessionMemory], int]:
     """One page of sessions, most recently updated first, each with its newest `max_messages`."""

@@ -150,6 +150,13 @@ def save_description(db: Database, owner: str, description: str, media_ids: list
                           as_utc(row.created_at))
 
 
+def media_of(db: Database, owner: str) -> list[MediaRecord]:
+    """Every image and voice note `owner` sent that is still stored, oldest first (the LGPD export)."""
+    query = select(MediaObject).where(MediaObject.owner == owner).order_by(MediaObject.created_at, MediaObject.id)
+    with db.session() as session:
+        return [media_record(media) for media in session.scalars(query)]
+
+
 def latest_audio(db: Database, owner: str) -> MediaRecord | None:
     """The owner's most recent voice note, or None."""
     query = (select(MediaObject).where(MediaObject.owner == owner, MediaObject.kind == AUDIO)

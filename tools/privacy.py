@@ -13,7 +13,7 @@ from agno.run import RunContext
 
 from agent.context import TurnContext, turn_context
 from agent.flows import register_flow
-from agent.memory import clear_session
+from agent.memory import clear_session, session_messages
 from agent.turn import Reply
 from common.clock import utcnow
 from storage import images, todos, users
@@ -25,6 +25,7 @@ from .errors import tool_errors
 
 log = logging.getLogger(__name__)
 EXPORT_TTL = 3600
+PAGE = 200  # descriptions read per query while exporting
 CONFIRM = "APAGAR"
 ASK_CONFIRMATION = ("⚠️ Isso apaga sua conta, seus logins, fotos, áudios, listas, nossas conversas e a memória do "
                     f"assistente, e não dá para desfazer. Para confirmar, envie *{CONFIRM}*. "
@@ -35,18 +36,33 @@ def _export_key(phone: str) -> str:
     return f"exports/{phone.lstrip('+')}/meus-dados.json"
 
 
-def collect_data(ctx: TurnContext) -> dict:
-    """Everything stored about the logged-in sender, as plain JSON-ready values (CPF masked)."""
-    user = require_login(ctx)
-    db, phone, media = ctx.services.db, ctx.sender, ctx.services.media
-    descriptions, _ = images.list_descriptions(db, owner=phone, per_page=200)
+def _all_descriptions(db, phone: str) -> list[images.DescriptionRow]:
+    found, page = [], 1
+    while True:
+        batch, total = images.list_descriptions(db, owner=phone, page=page, per_page=PAGE)
+        found += batch
+        if not batch or len(found) >= total:
+            return found
+        page += 1
+
+
+def _all_messages(chatlog, phone: str) -> list[dict]:
     messages, page = [], 1
     while True:
-        batch = ctx.services.chatlog.list(phone=phone, page=page, per_page=500)
+        batch = chatlog.list(phone=phone, page=page, per_page=500)
         messages += [{"at": m.created_at.isoformat(), "direction": m.direction, "text": m.body} for m in batch.items]
         if page * batch.per_page >= batch.total or not batch.items:
-            break
+            return messages
         page += 1
+
+
+def collect_data(ctx: TurnContext) -> dict:
+    """Everything stored about the logged-in sender, as plain JSON-ready values (CPF masked): the
+    account, logins, lists, described photos, every file sent (voice notes with their transcripts,
+    photos still waiting for a description), the chat log and what the assistant's memory keeps."""
+    user = require_login(ctx)
+    db, phone, media = ctx.services.db, ctx.sender, ctx.services.media
+    descriptions = _all_descriptions(db, phone)
     return {
         "exported_at": utcnow().isoformat(),
         "account": {"name": user.name, "phone": phone, "cpf": user.masked_cpf, "created_at": user.created_at.isoformat(),
@@ -54,10 +70,16 @@ def collect_data(ctx: TurnContext) -> dict:
         "logins": [{"at": at.isoformat(), "success": ok} for at, ok in users.login_attempts(db, phone)],
         "todo_lists": [{"number": t.number, "title": t.title, "motivation": t.motivation,
                         "items": [{"text": i.text, "done": i.done} for i in t.items]}
-                       for t in todos.lists_of(db, phone, limit=1000)],
+                       for t in todos.lists_of(db, phone, limit=max(todos.count_lists(db, phone), 1))],
         "images": [{"description": d.description, "created_at": d.created_at.isoformat(),
                     "links": [media.url(key, expires_in=EXPORT_TTL) for key in d.image_keys]} for d in descriptions],
-        "messages": messages,
+        "files": [{"kind": f.kind, "received_at": f.created_at.isoformat(), "content_type": f.content_type,
+                   "link": media.url(f.key, expires_in=EXPORT_TTL),
+                   **({"transcript": f.transcript} if f.kind == images.AUDIO else {})}
+                  for f in images.media_of(db, phone)],
+        "messages": _all_messages(ctx.services.chatlog, phone),
+        "assistant_memory": [{"at": m.created_at.isoformat() if m.created_at else None, "role": m.role,
+                              "text": m.content} for m in session_messages(ctx.services.session_db, phone)],
     }
 
 

@@ -12,7 +12,7 @@ from storage import todos, users
 from storage.models import ImageDescription, InboundMessage, Login, MediaObject
 from tests.e2e.conversation import Conversation
 from tests.factories import DEFAULT_PASSWORD, make_user
-from tests.fakes.openai_server import tool
+from tests.fakes.openai_server import say, tool
 from tests.fixtures.media import make_jpeg
 
 pytestmark = pytest.mark.slow
@@ -58,6 +58,34 @@ def test_export_is_a_json_link_with_only_my_data_that_expires(alice_with_data, o
     assert "Bob" not in text and DEFAULT_PASSWORD not in text and "argon2" not in text
     expired = url.split("?")[0] + f"?exp={int(time.time()) - 1}&" + url.split("&", 1)[1]
     assert requests.get(expired, timeout=10).status_code == 403
+
+
+def test_export_holds_everything_however_much_there_is(alice_with_data, openai_server, twilio_server):
+    from storage.seed import NewDescription, bulk_insert_descriptions
+    from tests.fixtures.media import voice_note
+
+    live = alice_with_data
+    bulk_insert_descriptions(live.services.db, (NewDescription(ALICE, f"foto antiga {i}",
+                                                               image_keys=(f"images/5511999990001/old/{i}.jpg",))
+                                                for i in range(250)))
+    for i in range(12):
+        todos.create_list(live.services.db, ALICE, f"Lista extra {i}", ["item"])
+    openai_server.transcript_text = "lembrar de comprar pão integral"
+    openai_server.on(r"comprar pão", say("Anotado!"))
+    chat = Conversation(live, twilio_server, ALICE)
+    chat.say("", media=[(twilio_server.add_media(None, voice_note("ogg"), "audio/ogg"), "audio/ogg")])
+    chat.say("", media=[(twilio_server.add_media(None, make_jpeg("sem legenda"), "image/jpeg"), "image/jpeg")])
+    openai_server.on(r"exportar", tool("export_my_data"))
+    url = chat.say("quero exportar meus dados").split("JSON): ", 1)[1].split()[0]
+    data = requests.get(url, timeout=10).json()
+    assert len(data["images"]) == 251 and len(data["todo_lists"]) == 13
+    files = data["files"]
+    assert [f["kind"] for f in files] == ["image", "audio", "image"], "the described photo, the voice note, the waiting one"
+    assert files[1]["transcript"] == "lembrar de comprar pão integral"
+    assert requests.get(files[2]["link"], timeout=10).content[:3] == b"\xff\xd8\xff"
+    remembered = [m["text"] for m in data["assistant_memory"]]
+    assert any("minha foto na praia" in text for text in remembered) and "Anotado!" in remembered
+    assert "Bob" not in str(data)
 
 
 def test_erasure_is_confirmed_and_removes_everything_of_one_user(alice_with_data, openai_server, twilio_server):

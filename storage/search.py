@@ -116,9 +116,13 @@ def _postgresql(session: Session, query: str, params: dict[str, Any]) -> tuple[l
     params.update(tsq=" | ".join(_quote_lexeme(t) for t in terms), terms=terms)
     mine = " AND d.from_number = :owner" if params["owner"] is not None else ""
     where = "d.search_tsv @@ CAST(:tsq AS tsquery)" + mine
-    # "d.id + 0": walking the primary key backwards to find the newest matches reads the whole
-    # table when a word is rare; the GIN bitmap then a sort of the matches never does.
-    newest = " ORDER BY d.id + 0 DESC LIMIT :window" if params["window"] else ""
+    # The window is one owner's newest matches (search_images always names the owner). Ordered by
+    # (created_at, id), the planner may walk the owner's (from_number, created_at) index backwards,
+    # checking each row, when its statistics say the words are common (a user with thousands of
+    # photos and a word in half of them: 2,000 rows read instead of 4,600 scattered matches), and
+    # takes the GIN bitmap then a sort when they are rare. Ordering by the primary key instead
+    # would let it walk the whole table backwards for a rare word.
+    newest = " ORDER BY d.created_at DESC, d.id DESC LIMIT :window" if params["window"] else ""
     matched = ("length(d.search_tsv) - length(ts_delete(d.search_tsv, CAST(:terms AS text[])))"
                if len(terms) > 1 else "1")
     sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.created_at, "

@@ -59,6 +59,10 @@ def test_every_plain_command_end_to_end(mode, twilio_server, openai_server):
     if name == "model down":
         print("\n" + chat.render())
     assert "já tem uma conta" in chat.say("cadastro")
+    assert "saiu" in chat.say("sair da conta")
+    inline = chat.say(f"login {CPF} {PASSWORD}")
+    assert "Login feito" in inline and "não foi para a IA" in inline
+    assert PASSWORD not in "".join(m.body for m in live.services.chatlog.list(phone=ALICE, per_page=500).items)
     assert users.get_user_by_phone(live.services.db, ALICE).is_logged_in()
     assert set(ledger.backlog(live.services.db).counts) == {"done"}, "every message was answered and kept"
     assert live.services.chatlog.count(ALICE) >= len(chat.transcript) + 1

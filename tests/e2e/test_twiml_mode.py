@@ -33,6 +33,19 @@ def test_the_reply_is_in_the_webhook_response_and_recorded(make_live_app, openai
         {("in", "olá inline"), ("out", "Eco: olá inline")}
 
 
+def test_a_password_typed_unasked_is_redacted_in_twiml_mode_too(make_live_app, openai_server, twilio_server):
+    live = make_live_app(REPLY_MODE="twiml")
+    make_user(live.services.db, ALICE, cpf="52998224725", password="girassol-azul-2024", logged_in=False)
+    text = "\n".join(body for body, _media in _messages(live.send(ALICE, "login 529.982.247-25 girassol-azul-2024")))
+    assert "Login feito" in text and "não foi para a IA" in text
+    assert openai_server.chat_requests() == []
+    assert [e.body for e in ledger.list_waiting(live.services.db, with_processing=True)] == []
+    assert ("in", "[senha]") in {(m.direction, m.body) for m in live.services.chatlog.list(phone=ALICE).items}
+    with live.services.db.session() as session:
+        from storage.models import InboundMessage
+        assert [row.body for row in session.query(InboundMessage)] == ["[senha]"]
+
+
 def test_one_sender_stays_in_order_and_duplicates_are_not_reanswered(make_live_app, openai_server):
     live = make_live_app(REPLY_MODE="twiml")
     openai_server.on("^primeira$", say("resposta 1"), delay=0.8)

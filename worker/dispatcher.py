@@ -19,6 +19,7 @@ from storage import ledger
 from storage.db import Database
 from storage.ledger import LedgerEntry
 
+from .after_send import AfterSendJournal
 from .gate import CpuGate
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class Dispatcher:
     def __init__(self, db: Database, process: Callable[[list[LedgerEntry]], None],
                  give_up: Callable[[list[LedgerEntry], str], None], threads: int = 8,
                  burst_window: float = 3.0, max_attempts: int = 3, retry_delay: float = 1.0,
-                 gate: CpuGate | None = None) -> None:
-        self.db, self.process, self.give_up = db, process, give_up
+                 gate: CpuGate | None = None, journal: AfterSendJournal | None = None) -> None:
+        self.db, self.process, self.give_up, self.journal = db, process, give_up, journal
         self.gate = gate or CpuGate(threads)
         self.burst_window, self.max_attempts, self.retry_delay = burst_window, max_attempts, retry_delay
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="turn")
@@ -57,8 +58,13 @@ class Dispatcher:
         self._stopped = False
 
     def recover(self) -> int:
-        """Queue every ledger row left queued or processing (by a crash); returns how many."""
-        rows = ledger.list_waiting(self.db, with_processing=True)
+        """Queue every ledger row left queued or processing (by a crash); returns how many. Rows
+        whose reply already went out (the after-send journal) are recorded, never answered again."""
+        owed: set[int] = set()
+        if self.journal is not None and self.journal.pending:
+            self.journal.settle()
+            owed = self.journal.owed_ids()
+        rows = [row for row in ledger.list_waiting(self.db, with_processing=True) if row.id not in owed]
         for row in rows:
             self.enqueue(row.id, row.sender, row.has_media)
         if rows:
@@ -137,9 +143,12 @@ class Dispatcher:
                 if max(e.attempts for e in entries) > self.max_attempts * 2:
                     raise PoisonMessage(f"gave up after {entries[0].attempts} attempts across restarts")
                 self.process(entries)
+                if self.journal is not None and self.journal.pending:
+                    self.journal.settle()
                 return
             except DeliveredButUnrecorded as exc:
-                log.error("%s: they stay 'processing', and are answered again only after a restart", exc)
+                log.error("%s: they stay 'processing' until the database answers; they are not answered again",
+                          exc)
                 return
             except PoisonMessage as exc:
                 self._safely(ledger.mark_failed, self.db, batch, str(exc))

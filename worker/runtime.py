@@ -10,6 +10,7 @@ from channels.chunking import split_message
 from channels.twilio_inbound import twiml
 from storage import ledger
 
+from .after_send import FILE_NAME as JOURNAL_FILE, AfterSendJournal
 from .dispatcher import Dispatcher
 from .turns import APOLOGY, TurnProcessor
 
@@ -24,10 +25,11 @@ class AssistantRuntime:
         self.services = services
         config = services.config
         self.assistant = Assistant(services)
-        self.processor = TurnProcessor(services, self.assistant)
+        self.journal = AfterSendJournal(config.data_dir / JOURNAL_FILE, services.db, services.chatlog)
+        self.processor = TurnProcessor(services, self.assistant, self.journal)
         self.dispatcher = Dispatcher(services.db, self.processor.process, self.processor.give_up,
                                      threads=config.worker_threads, burst_window=config.burst_window_seconds,
-                                     max_attempts=config.max_attempts, gate=services.gate)
+                                     max_attempts=config.max_attempts, gate=services.gate, journal=self.journal)
         self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def start(self) -> None:

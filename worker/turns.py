@@ -13,6 +13,7 @@ from storage import images, ledger
 from storage.chatlog import LoggedMessage
 from storage.ledger import REDACTED, LedgerEntry
 
+from .after_send import AfterSendJournal, Owed
 from .dispatcher import DeliveredButUnrecorded
 from .intake import build_turn
 
@@ -30,9 +31,10 @@ RECORD_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 class TurnProcessor:
     """Given a sender's ledger entries, produce and deliver the reply, recording everything."""
 
-    def __init__(self, services: "Services", assistant: Assistant) -> None:
+    def __init__(self, services: "Services", assistant: Assistant, journal: AfterSendJournal | None = None) -> None:
         self.services = services
         self.assistant = assistant
+        self.journal = journal
 
     def answer(self, entries: list[LedgerEntry]) -> Reply:
         """Build the turn and get the reply; a reply that captured a secret redacts the ledger."""
@@ -46,7 +48,9 @@ class TurnProcessor:
     def process(self, entries: list[LedgerEntry]) -> None:
         """The worker's job for one turn (REST mode): answer, deliver, then one chat-log write for
         the turn's inbound and outbound lines, and the ledger. The chat log is written after the
-        send, off the user's wait, and a retried turn cannot log its inbound lines twice."""
+        send, off the user's wait, and a retried turn cannot log its inbound lines twice. What the
+        stores still refuse after the send's retries goes to the after-send journal, never to a
+        second send."""
         reply = self.answer(entries)
         ids = [e.id for e in entries]
         lines = self.inbound_lines(entries, reply)
@@ -57,9 +61,15 @@ class TurnProcessor:
             self._write_chat_log(lines)
             ledger.mark_failed(self.services.db, ids, f"reply not delivered: {exc}")
             return
-        self._write_chat_log(lines)
+        logged = self._write_chat_log(lines)
         note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
-        if not self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done"):
+        done = self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
+        if logged and done:
+            return
+        if self.journal is not None:
+            self.journal.owe(Owed([] if done else ids, note, [] if logged else lines))
+            log.warning("kept what the turn still owes in %s until the stores answer", self.journal.path)
+        if not done:
             raise DeliveredButUnrecorded(f"reply delivered; ledger rows {ids} could not be marked done")
 
     def _after_sending(self, record: Callable[[], object], what: str) -> bool:
@@ -112,10 +122,10 @@ class TurnProcessor:
         lines = [LoggedMessage(phone, reply.text, "out", None, now)] if reply.text else []
         return lines + [LoggedMessage(phone, f"[imagem] {caption}", "out", None, now) for _url, caption in reply.images]
 
-    def _write_chat_log(self, lines: list[LoggedMessage]) -> None:
-        """One write for the turn's lines. A chat log that stays unwritable costs those lines (logged
-        as an error), never a second send."""
-        self._after_sending(lambda: self.services.chatlog.append_many(lines), "write the chat log")
+    def _write_chat_log(self, lines: list[LoggedMessage]) -> bool:
+        """One write for the turn's lines; False when the chat log stayed unwritable through the
+        retries (never a reason for a second send)."""
+        return self._after_sending(lambda: self.services.chatlog.append_many(lines), "write the chat log")
 
     def deliver(self, phone: str, reply: Reply, sent: list[LoggedMessage]) -> None:
         """Send texts then images through the configured sender, adding to `sent` the chat-log line of

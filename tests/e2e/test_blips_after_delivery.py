@@ -84,3 +84,44 @@ def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_rep
     assert ledger_and_log(direct) == (["processing"], [])
     assert "could not write the chat log" in caplog.text
     assert "Boa noite" not in caplog.text and "boa noite" not in caplog.text, "no message text in the logs"
+    assert live.runtime.journal.pending, "what the turn owes is kept on disk"
+
+
+def test_a_restart_after_such_an_outage_records_the_turn_without_answering_it_again(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=url)
+    openai_server.on("boa noite", say("Boa noite!"))
+    twilio_server.on_message = lambda _message: proxy.pause()
+    assert live.send(ALICE, "boa noite").status_code == 200
+    assert [m.body for m in twilio_server.wait_for(1, to=TO, timeout=15)] == ["Boa noite!"]
+    assert wait_until(lambda: live.runtime.journal.pending, timeout=30)
+    twilio_server.on_message = None
+    live.server.shutdown()
+    live.runtime.stop()
+    proxy.resume()
+    assert ledger_and_log(direct) == (["processing"], [])
+    again = make_live_app(DATABASE_URL=url)
+    assert ledger_and_log(direct) == (["done"], ["in", "out"]), "recorded at start, before the leftovers are queued"
+    assert not again.runtime.journal.pending and not again.runtime.journal.path.exists()
+    time.sleep(1.5)
+    assert [m.body for m in twilio_server.messages(to=TO)] == ["Boa noite!"], "not answered again after the restart"
+    assert len(openai_server.chat_requests()) == 1
+
+
+def test_the_next_turn_after_the_outage_records_what_the_last_one_owed(make_live_app, pg_behind_proxy,
+                                                                        openai_server, twilio_server):
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=url)
+    openai_server.on("boa noite", say("Boa noite!"))
+    openai_server.on("bom dia", say("Bom dia!"))
+    twilio_server.on_message = lambda _message: proxy.pause()
+    assert live.send(ALICE, "boa noite").status_code == 200
+    twilio_server.wait_for(1, to=TO, timeout=15)
+    assert wait_until(lambda: live.runtime.journal.pending, timeout=30)
+    twilio_server.on_message = None
+    proxy.resume()
+    assert live.send(ALICE, "bom dia").status_code == 200
+    assert [m.body for m in twilio_server.wait_for(2, to=TO, timeout=15)] == ["Boa noite!", "Bom dia!"]
+    assert wait_until(lambda: ledger_and_log(direct) == (["done", "done"], ["in", "out", "in", "out"]), timeout=15)
+    assert not live.runtime.journal.pending

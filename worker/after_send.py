@@ -1,0 +1,132 @@
+"""Bookkeeping still owed after a reply went out, kept in a file until the stores take it.
+
+Once a reply is sent, the turn must never run again: it would answer twice. If the database (or
+the chat log) stays down through the retries after the send, the ledger rows stay `processing`
+and the turn's chat-log lines are unwritten. Before, a restart in that state answered the rows
+again and the lines were lost. Now what is owed is appended to `<DATA_DIR>/after-send.jsonl`
+(flushed to disk) and paid as soon as the stores answer: after the next turn that succeeds, and
+at start, before the ledger's leftovers are queued, so those rows are never answered again.
+
+One worker per ledger (as worker/__main__.py says) means one writer per file. The lines hold
+what the chat log would hold (a password already redacted); they are gone once written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from storage import ledger
+from storage.chatlog import LoggedMessage
+
+if TYPE_CHECKING:
+    from storage.chatlog import ChatLog
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+FILE_NAME = "after-send.jsonl"
+
+
+@dataclass
+class Owed:
+    """What one sent turn still owes: rows to mark done (with their note) and chat-log lines."""
+
+    ledger_ids: list[int] = field(default_factory=list)
+    note: str | None = None
+    lines: list[LoggedMessage] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        lines = [{"phone": m.phone, "body": m.body, "direction": m.direction, "message_id": m.message_id,
+                  "created_at": m.created_at.isoformat()} for m in self.lines]
+        return json.dumps({"ledger_ids": self.ledger_ids, "note": self.note, "lines": lines}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Owed":
+        data = json.loads(text)
+        lines = [LoggedMessage(m["phone"], m["body"], m["direction"], m["message_id"],
+                               datetime.fromisoformat(m["created_at"])) for m in data.get("lines", [])]
+        return cls(list(data.get("ledger_ids", [])), data.get("note"), lines)
+
+
+class AfterSendJournal:
+    """The owed bookkeeping of one worker, in a file; `settle()` pays what the stores now accept."""
+
+    def __init__(self, path: Path, db: "Database", chatlog: "ChatLog") -> None:
+        self.path, self.db, self.chatlog = path, db, chatlog
+        self._lock = threading.Lock()
+        self._pending = path.exists() and path.stat().st_size > 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything is owed (read without touching the disk)."""
+        return self._pending
+
+    def owe(self, owed: Owed) -> None:
+        """Keep what a sent turn could not record, on disk before returning."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as journal:
+                journal.write(owed.to_json() + "\n")
+                journal.flush()
+                os.fsync(journal.fileno())
+            self._pending = True
+
+    def owed(self) -> list[Owed]:
+        """Everything owed, oldest first (a torn last line, from a crash mid-write, is skipped)."""
+        if not self.path.exists():
+            return []
+        found = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                found.append(Owed.from_json(line))
+            except (ValueError, KeyError, TypeError):
+                log.warning("skipping an unreadable line of %s", self.path)
+        return found
+
+    def owed_ids(self) -> set[int]:
+        """The ledger rows whose reply went out but are not yet marked done."""
+        return {entry_id for owed in self.owed() for entry_id in owed.ledger_ids}
+
+    def settle(self) -> int:
+        """Write the owed chat-log lines and mark the owed rows done, in order; keep what still
+        fails for next time. Returns how many entries were paid; never raises."""
+        with self._lock:
+            if not self._pending:
+                return 0
+            remaining, paid = [], 0
+            for owed in self.owed():
+                if remaining:
+                    remaining.append(owed)
+                    continue
+                try:
+                    if owed.lines:
+                        self.chatlog.append_many(owed.lines)
+                        owed.lines = []
+                    if owed.ledger_ids:
+                        ledger.mark_done(self.db, owed.ledger_ids, owed.note)
+                    paid += 1
+                except Exception as exc:
+                    log.warning("owed bookkeeping after a send still not recorded (%s); kept in %s",
+                                type(exc).__name__, self.path)
+                    remaining.append(owed)
+            self._rewrite(remaining)
+            if paid:
+                log.info("recorded %d turn(s) whose reply had gone out while the stores were down", paid)
+            return paid
+
+    def _rewrite(self, remaining: list[Owed]) -> None:
+        if not remaining:
+            self.path.unlink(missing_ok=True)
+            self._pending = False
+            return
+        scratch = self.path.with_suffix(".tmp")
+        with open(scratch, "w", encoding="utf-8") as journal:
+            journal.write("".join(owed.to_json() + "\n" for owed in remaining))
+            journal.flush()
+            os.fsync(journal.fileno())
+        os.replace(scratch, self.path)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
+from datetime import datetime, timezone
 
 from agno.run import RunContext
 
@@ -19,12 +21,15 @@ from common.clock import utcnow
 from storage import images, todos, users
 from storage.conversation import Flow, clear_flow, set_flow
 from storage.erasure import erase_phone
+from storage.media import MediaStore
 
 from .auth import require_login
 from .errors import tool_errors
 
 log = logging.getLogger(__name__)
 EXPORT_TTL = 3600
+EXPORTS = "exports/"
+STAMP = "%Y%m%dT%H%M%SZ"
 PAGE = 200  # descriptions read per query while exporting
 CONFIRM = "APAGAR"
 ASK_CONFIRMATION = ("⚠️ Isso apaga sua conta, seus logins, fotos, áudios, listas, nossas conversas e a memória do "
@@ -32,8 +37,25 @@ ASK_CONFIRMATION = ("⚠️ Isso apaga sua conta, seus logins, fotos, áudios, l
                     "Qualquer outra mensagem cancela.")
 
 
-def _export_key(phone: str) -> str:
-    return f"exports/{phone.lstrip('+')}/meus-dados.json"
+def export_key(phone: str, at: datetime) -> str:
+    """`exports/<digits>/<UTC time>-<random>.json`: its age in its name, unguessable besides."""
+    return f"{EXPORTS}{phone.lstrip('+')}/{at:{STAMP}}-{secrets.token_hex(8)}.json"
+
+
+def expire_exports(media: MediaStore, now: datetime | None = None) -> int:
+    """Delete every export older than its link (EXPORT_TTL): an export is a full copy of someone's
+    data, kept only while the link works. Files not named by `export_key` go too. Returns how many."""
+    now = now or utcnow()
+    removed = 0
+    for key in media.keys(EXPORTS):
+        try:
+            made = datetime.strptime(key.rsplit("/", 1)[-1].split("-", 1)[0], STAMP).replace(tzinfo=timezone.utc)
+        except ValueError:
+            made = None
+        if made is None or (now - made).total_seconds() > EXPORT_TTL:
+            media.delete(key)
+            removed += 1
+    return removed
 
 
 def _all_descriptions(db, phone: str) -> list[images.DescriptionRow]:
@@ -84,10 +106,16 @@ def collect_data(ctx: TurnContext) -> dict:
 
 
 def export_data(ctx: TurnContext) -> str:
-    """Store the sender's data as JSON in the media store and return a link valid for EXPORT_TTL."""
+    """Store the sender's data as JSON in the media store and return a link valid for EXPORT_TTL;
+    expired exports (anyone's) are deleted first."""
     data = json.dumps(collect_data(ctx), ensure_ascii=False, indent=2).encode("utf-8")
-    key = _export_key(ctx.sender)
-    ctx.services.media.put(key, data, "application/json")
+    media = ctx.services.media
+    try:
+        expire_exports(media)
+    except Exception:
+        log.warning("could not delete expired exports", exc_info=True)
+    key = export_key(ctx.sender, utcnow())
+    media.put(key, data, "application/json")
     return f"📦 Seus dados (JSON): {ctx.services.media.url(key, expires_in=EXPORT_TTL)}\nO link vale por 1 hora."
 
 
@@ -107,7 +135,12 @@ def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
     services, phone = ctx.services, ctx.sender
     erased = erase_phone(services.db, phone)
     ctx.account_changed()
-    for key in (*erased.media_keys, *erased.thumbnail_keys, _export_key(phone)):
+    try:
+        exports = services.media.keys(f"{EXPORTS}{phone.lstrip('+')}/")
+    except Exception:
+        log.exception("could not list the exports of an erased user (they expire within %d s)", EXPORT_TTL)
+        exports = []
+    for key in (*erased.media_keys, *erased.thumbnail_keys, *exports):
         try:
             services.media.delete(key)
         except Exception:

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from config import Config, ConfigError
 
@@ -20,6 +21,7 @@ from .nudge import NudgeListener, socket_path
 from .supervisor import PARENT_ENV
 
 log = logging.getLogger("assistant.worker")
+CLEANUP_SECONDS = 600  # how often expired exports are looked for
 
 
 def open_listener(config: Config) -> NudgeListener | None:
@@ -30,6 +32,19 @@ def open_listener(config: Config) -> NudgeListener | None:
     except OSError as exc:
         log.warning("cannot listen for nudges at %s (%s); finding new messages by polling only", path, exc)
         return None
+
+
+def clean_up(media) -> None:
+    """Periodic housekeeping: delete the LGPD exports whose links expired. Never raises."""
+    from tools.privacy import expire_exports
+
+    try:
+        removed = expire_exports(media)
+    except Exception:
+        log.warning("could not delete expired exports", exc_info=True)
+        return
+    if removed:
+        log.info("deleted %d expired export(s)", removed)
 
 
 def run(config: Config) -> None:
@@ -56,10 +71,14 @@ def run(config: Config) -> None:
     log.info("worker process %d started: %d turn threads, nice %d, nudges at %s", os.getpid(),
              config.worker_threads, config.worker_nice, listener.path if listener else "(polling only)")
     parent = int(os.environ.get(PARENT_ENV) or 0)
+    next_cleanup = time.monotonic()
     while not stop.wait(1.0):
         if parent and os.getppid() != parent:
             log.error("python app.py (pid %d) is gone; stopping", parent)
             break
+        if time.monotonic() >= next_cleanup:
+            next_cleanup = time.monotonic() + CLEANUP_SECONDS
+            clean_up(runtime.services.media)
     log.info("worker process stopping: no new turns; turns under way finish, the rest stay in the ledger")
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C leaves at once
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

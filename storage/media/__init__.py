@@ -44,6 +44,9 @@ class MediaStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key` if present."""
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every stored key under the folder `prefix` (e.g. "exports/"), sorted."""
+
     def ping(self) -> None:
         """Raise if the store does not answer."""
 

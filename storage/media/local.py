@@ -83,6 +83,14 @@ class LocalMediaStore:
         if not path.is_dir():
             path.unlink(missing_ok=True)
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every stored key under the folder `prefix`, sorted (files being written are left out)."""
+        folder = self.path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(path.relative_to(self.root).as_posix() for path in folder.rglob("*")
+                      if path.is_file() and not path.name.startswith(".tmp-"))
+
     def ping(self) -> None:
         """Raise if the folder is gone or not writable."""
         if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):

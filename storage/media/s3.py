@@ -50,6 +50,14 @@ class S3MediaStore:
         """Remove the object if present (S3 deletes are idempotent)."""
         self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every stored key under the folder `prefix`, sorted (the store's own prefix taken off)."""
+        folder = self.prefix + check_key(prefix.rstrip("/")) + "/"
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            found += [item["Key"][len(self.prefix):] for item in page.get("Contents", [])]
+        return sorted(found)
+
     def ping(self) -> None:
         """Raise if the bucket cannot be reached with these credentials."""
         self.client.head_bucket(Bucket=self.bucket)

@@ -44,9 +44,18 @@ def _stored_files(live) -> list[str]:
 
 
 def test_export_is_a_json_link_with_only_my_data_that_expires(alice_with_data, openai_server, twilio_server):
+    from datetime import timedelta
+
+    from common.clock import utcnow
+    from tools.privacy import export_key
+
     live = alice_with_data
+    expired = export_key(BOB, utcnow() - timedelta(hours=2))
+    live.services.media.put(expired, b"{}", "application/json")
     openai_server.on(r"exportar", tool("export_my_data"))
     reply = Conversation(live, twilio_server, ALICE).say("quero exportar meus dados")
+    [kept] = live.services.media.keys("exports/")
+    assert kept.startswith("exports/5511999990001/") and kept in reply, "the expired export of Bob is gone"
     url = reply.split("JSON): ", 1)[1].split()[0]
     data = requests.get(url, timeout=10).json()
     assert data["account"]["name"] == "Ana Teste" and data["account"]["cpf"].startswith("***.")
@@ -95,8 +104,11 @@ def test_erasure_is_confirmed_and_removes_everything_of_one_user(alice_with_data
     assert "Para confirmar, envie *APAGAR*" in chat.say("quero apagar meus dados")
     assert "nada foi apagado" in chat.say("não, deixa")
     assert users.get_user_by_phone(live.services.db, ALICE) is not None
+    openai_server.on(r"exportar", tool("export_my_data"))
+    assert "JSON" in chat.say("quero exportar meus dados")
     chat.say("quero apagar meus dados")
     assert len(_stored_files(live)) == 4, "a photo and its thumbnail each, of Alice and of Bob"
+    assert len(live.services.media.keys("exports/5511999990001/")) == 1
     done = chat.say("APAGAR")
     print("\n" + chat.render())
     assert "apaguei sua conta, 1 lista(s), 1 arquivo(s)" in done
@@ -106,6 +118,7 @@ def test_erasure_is_confirmed_and_removes_everything_of_one_user(alice_with_data
     assert _owned(live, ImageDescription, ImageDescription.from_number, ALICE) == 0
     assert _owned(live, MediaObject, MediaObject.owner, ALICE) == 0
     assert sorted(_stored_files(live)) == sorted(f"{folder}/{BOB.lstrip('+')}" for folder in ("images", "thumbs"))
+    assert live.services.media.keys("exports/") == [], "the export, a copy of everything, went too"
     assert memory_status(live.runtime.assistant.session_db, ALICE) is None
     with db.session() as session:
         bodies = session.scalars(select(InboundMessage.body).where(InboundMessage.sender == ALICE)).all()

@@ -72,6 +72,9 @@ def test_the_worker_child_answers_and_is_restarted_when_it_dies(app_py, twilio_s
     assert twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)[0].body == "Eco: olá do processo"
     assert wait_until(lambda: ledger.get_by_sid(db, sid).status == "done", timeout=5)
 
+    expired = data_dir / "media" / "exports" / "5511999990001" / "20200101T000000Z-0123456789abcdef.json"
+    expired.parent.mkdir(parents=True)
+    expired.write_text("{}")
     [first] = _worker_children(proc)
     first.kill()
     first.wait(5)
@@ -82,6 +85,7 @@ def test_the_worker_child_answers_and_is_restarted_when_it_dies(app_py, twilio_s
     assert wait_until(lambda: ledger.get_by_sid(db, sid).status == "done", timeout=5)
     [second] = _worker_children(proc)
     assert second.pid != first.pid
+    assert wait_until(lambda: not expired.exists(), timeout=10), "the worker deletes expired exports"
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0

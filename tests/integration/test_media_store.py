@@ -43,10 +43,22 @@ def test_keys_of_two_owners_do_not_mix(media_store):
     assert first.startswith("images/5511/") and second.startswith("audio/5522/") and second.endswith(".ogg")
 
 
+def test_keys_lists_one_folder_in_order(media_store):
+    for key in ("exports/5511/b.json", "exports/5511/a.json", "exports/5522/c.json", "exportsx/d.json",
+                "images/5511/e.jpg"):
+        media_store.put(key, b"x", "application/json")
+    assert media_store.keys("exports/") == ["exports/5511/a.json", "exports/5511/b.json", "exports/5522/c.json"]
+    assert media_store.keys("exports/5511") == ["exports/5511/a.json", "exports/5511/b.json"]
+    assert media_store.keys("thumbs/") == []
+    media_store.delete("exports/5511/a.json")
+    assert media_store.keys("exports/5511/") == ["exports/5511/b.json"]
+
+
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_path_traversal_and_odd_keys_are_refused(media_store, key):
     for action in (lambda: media_store.put(key, b"x", "image/jpeg"), lambda: media_store.get(key),
-                   lambda: media_store.url(key), lambda: media_store.delete(key)):
+                   lambda: media_store.url(key), lambda: media_store.delete(key),
+                   lambda: media_store.keys(key)):
         with pytest.raises(InvalidMediaKey):
             action()
 

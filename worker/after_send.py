@@ -98,26 +98,33 @@ class AfterSendJournal:
         with self._lock:
             if not self._pending:
                 return 0
-            remaining, paid = [], 0
-            for owed in self.owed():
-                if remaining:
-                    remaining.append(owed)
-                    continue
-                try:
-                    if owed.lines:
-                        self.chatlog.append_many(owed.lines)
-                        owed.lines = []
-                    if owed.ledger_ids:
-                        ledger.mark_done(self.db, owed.ledger_ids, owed.note)
-                    paid += 1
-                except Exception as exc:
-                    log.warning("owed bookkeeping after a send still not recorded (%s); kept in %s",
-                                type(exc).__name__, self.path)
-                    remaining.append(owed)
-            self._rewrite(remaining)
-            if paid:
-                log.info("recorded %d turn(s) whose reply had gone out while the stores were down", paid)
-            return paid
+            try:
+                return self._settle()
+            except Exception:
+                log.exception("could not go through %s; trying again later", self.path)
+                return 0
+
+    def _settle(self) -> int:
+        remaining, paid = [], 0
+        for owed in self.owed():
+            if remaining:
+                remaining.append(owed)
+                continue
+            try:
+                if owed.lines:
+                    self.chatlog.append_many(owed.lines)
+                    owed.lines = []
+                if owed.ledger_ids:
+                    ledger.mark_done(self.db, owed.ledger_ids, owed.note)
+                paid += 1
+            except Exception as exc:
+                log.warning("owed bookkeeping after a send still not recorded (%s); kept in %s",
+                            type(exc).__name__, self.path)
+                remaining.append(owed)
+        self._rewrite(remaining)
+        if paid:
+            log.info("recorded %d turn(s) whose reply had gone out while the stores were down", paid)
+        return paid
 
     def _rewrite(self, remaining: list[Owed]) -> None:
         if not remaining:

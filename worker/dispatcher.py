@@ -143,9 +143,6 @@ class Dispatcher:
                 if max(e.attempts for e in entries) > self.max_attempts * 2:
                     raise PoisonMessage(f"gave up after {entries[0].attempts} attempts across restarts")
                 self.process(entries)
-                if self.journal is not None and self.journal.pending:
-                    self.journal.settle()
-                return
             except DeliveredButUnrecorded as exc:
                 log.error("%s: they stay 'processing' until the database answers; they are not answered again",
                           exc)
@@ -163,6 +160,10 @@ class Dispatcher:
                     continue
                 self._safely(ledger.mark_failed, self.db, batch, reason)
                 self._safely(self.give_up, entries, reason)
+            else:
+                if self.journal is not None and self.journal.pending:
+                    self.journal.settle()  # the stores answered this turn: pay what earlier ones owe
+            return
 
     @staticmethod
     def _safely(func: Callable, *args) -> None:

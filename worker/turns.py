@@ -66,11 +66,21 @@ class TurnProcessor:
         done = self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
         if logged and done:
             return
-        if self.journal is not None:
-            self.journal.owe(Owed([] if done else ids, note, [] if logged else lines))
-            log.warning("kept what the turn still owes in %s until the stores answer", self.journal.path)
+        self._owe(Owed([] if done else ids, note, [] if logged else lines))
         if not done:
             raise DeliveredButUnrecorded(f"reply delivered; ledger rows {ids} could not be marked done")
+
+    def _owe(self, owed: Owed) -> None:
+        """Keep in the after-send journal what the stores refused; a journal that cannot be written
+        either is logged, never raised (that would retry, and send, the turn again)."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.owe(owed)
+        except Exception:
+            log.exception("could not keep what a sent turn owes in %s", self.journal.path)
+            return
+        log.warning("kept what the turn still owes in %s until the stores answer", self.journal.path)
 
     def _after_sending(self, record: Callable[[], object], what: str) -> bool:
         """Run `record` (bookkeeping after a send), trying again over a few seconds; False if it never

@@ -26,6 +26,7 @@ class TurnContext:
     turn: Turn
     images_out: list[tuple[str, str]] = field(default_factory=list)
     texts_after: list[str] = field(default_factory=list)
+    tool_results: list[str] = field(default_factory=list)  # what each tool call answered, in order
     stored_runs: int | None = None  # the sender's runs in agno's memory after this turn, once the run saw them
     _state: TurnState | None = field(default=None, repr=False)
     _account_changed: bool = field(default=False, repr=False)

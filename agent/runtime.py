@@ -37,6 +37,7 @@ AGENT_ID = "assistente-whatsapp"
 # Tool results replayed from history (e.g. recall_history's snippets) would otherwise make the
 # prompt grow with the chat log; the newest three keep the model's context useful and bounded.
 MAX_TOOL_CALLS_IN_HISTORY = 3
+STOPPED_MIDWAY = "⚠️ A IA parou no meio da resposta. Isto já foi feito (não precisa pedir de novo):"
 
 
 def after_run(run_output: RunOutput, session: AgentSession, run_context: RunContext) -> None:
@@ -129,12 +130,32 @@ class Assistant:
         self.trim_memory(turn.sender, ctx.stored_runs)
         if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
             status = getattr(run, "status", None)
+            done = list(ctx.tool_results)
+            if done or ctx.images_out:
+                log.warning("model run failed (status=%s) after %d tool call(s); relaying their results",
+                            status, len(done))
+                return self._what_was_done(ctx, done)
             log.warning("model run failed (status=%s); answering in command mode", status)
             return answer_without_model(TurnContext(self.services, turn), UNAVAILABLE)
         reply = Reply(images=list(ctx.images_out), inbound_for_log=turn.text)
         for problem in turn.notices:
             reply.add(problem)
         reply.add(str(run.content or ""))
+        for text in ctx.texts_after:
+            reply.add(text)
+        return reply
+
+    @staticmethod
+    def _what_was_done(ctx: TurnContext, done: list[str]) -> Reply:
+        """The model failed after its tools ran (a list saved, a login question asked, photos found):
+        the user gets what they did, so nothing is done twice in the dark and a question a flow now
+        waits for is seen."""
+        reply = Reply(images=list(ctx.images_out), inbound_for_log=ctx.turn.text)
+        reply.add(STOPPED_MIDWAY)
+        for problem in ctx.turn.notices:
+            reply.add(problem)
+        for text in done:
+            reply.add(text)
         for text in ctx.texts_after:
             reply.add(text)
         return reply

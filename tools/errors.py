@@ -5,6 +5,8 @@ import functools
 import logging
 from typing import Callable, TypeVar
 
+from agent.context import find_turn_context
+
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., str])
 
@@ -14,14 +16,20 @@ class ToolRefusal(Exception):
 
 
 def tool_errors(func: F) -> F:
-    """Wrap a tool so refusals and unexpected exceptions come back as text the model can relay."""
+    """Wrap a tool so refusals and unexpected exceptions come back as text the model can relay. What
+    a call answered (a refusal included, a crash not) is kept on the turn's context, so a model that
+    fails after its tools ran can still tell the user what was done (agent/runtime.py)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs) -> str:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except ToolRefusal as refusal:
-            return str(refusal)
+            result = str(refusal)
         except Exception as exc:
             log.exception("tool %s failed", func.__name__)
             return f"Erro: a ferramenta {func.__name__} falhou ({type(exc).__name__}). Peça desculpas ao usuário."
+        ctx = find_turn_context(kwargs.get("run_context"))
+        if ctx is not None and result:
+            ctx.tool_results.append(result)
+        return result
     return wrapper  # type: ignore[return-value]

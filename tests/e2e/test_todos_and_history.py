@@ -113,3 +113,21 @@ def test_history_command_without_a_model_is_accent_insensitive(make_live_app, tw
     assert "Reunião com o dentista" in answer and "Bob" not in answer
     assert "Reunião com o dentista" in chat.say("histórico dentista últimos 40 dias")
     assert "Não encontrei nada" in chat.say("histórico dentista ontem")
+
+
+def test_a_model_failing_after_its_tool_ran_relays_what_was_done(live_app, openai_server, twilio_server):
+    from tests.fakes.openai_server import fail
+
+    make_user(live_app.services.db, ALICE)
+    openai_server.on(r"organize", tool("make_todo_list", title="Semana", items=["Planejar", "Treinar"],
+                                       motivation="Você consegue!"), fail(500))
+    openai_server.on(r"quero entrar", tool("login"), fail(503))
+    chat = Conversation(live_app, twilio_server, ALICE)
+    answer = chat.say("organize minha semana")
+    assert "parou no meio" in answer and "Planejar" in answer and "Treinar" in answer
+    assert "indisponível" not in answer, "not the command-mode help: the list was made"
+    assert todos.count_lists(live_app.services.db, ALICE) == 1
+    make_user(live_app.services.db, BOB, logged_in=False)
+    bob = Conversation(live_app, twilio_server, BOB)
+    assert "digite seu CPF" in bob.say("quero entrar"), "the question the login flow now waits for is seen"
+    print("\n" + chat.render() + "\n" + bob.render())

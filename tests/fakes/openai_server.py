@@ -25,6 +25,7 @@ class Step:
     text: str | None = None
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    status: int | None = None  # answer this step with an HTTP error instead
 
 
 @dataclass
@@ -43,6 +44,11 @@ def tool(name: str, **args: Any) -> Step:
 def say(text: str) -> Step:
     """A step that answers with `text`."""
     return Step(text=text)
+
+
+def fail(status: int = 500) -> Step:
+    """A step answered with an HTTP error (e.g. the model failing after a tool already ran)."""
+    return Step(status=status)
 
 
 def message_text(message: dict) -> str:
@@ -111,6 +117,8 @@ class ScriptedOpenAI(BackgroundServer):
             step = steps[calls_made]
         else:
             step = say(message_text(tool_results[-1]) if tool_results else "ok")
+        if step.status:
+            return step.status, {"error": {"message": "scripted failure", "type": "server_error"}}, delay
         answer = completion(body.get("model", "gpt-4o"), step)
         for name in self.omit:
             answer.pop(name, None)

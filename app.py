@@ -65,6 +65,7 @@ def create_app(config: Config | None = None, start_worker: bool = True) -> Flask
     register_error_handlers(app)
     app.cli.add_command(chat_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(make_thumbnails_command)
     _warn_about(config)
     if config.separate_worker:
         app.extensions["worker_nudger"] = Nudger(socket_path(config.data_dir))
@@ -106,6 +107,18 @@ def chat_command(phone: str) -> None:
         runtime.dispatcher.wait_idle(timeout=300)
         for out in console.take(phone):
             click.echo(f"🤖 {out.text}" + (f"\n   🖼  {out.media_url}" if out.media_url else ""))
+
+
+@click.command("make-thumbnails")
+@with_appcontext
+def make_thumbnails_command() -> None:
+    """Make the dashboard thumbnails of photos stored before thumbnails existed (safe to run again)."""
+    from flask import current_app
+
+    from worker.intake import backfill_thumbnails
+
+    made, skipped = backfill_thumbnails(current_app.extensions["assistant"].services)
+    click.echo(f"{made} thumbnail(s) made; {skipped} photo(s) skipped (file missing or unreadable).")
 
 
 @click.command("worker")

@@ -217,6 +217,20 @@ def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per
                            as_utc(row.created_at), linked.get(row.id, none).thumbnails) for row in found], total
 
 
+def images_without_thumbnail(db: Database, after_id: int = 0, limit: int = 100) -> list[MediaRecord]:
+    """Up to `limit` photos with no thumbnail yet, by id above `after_id` (for the backfill)."""
+    query = (select(MediaObject).where(MediaObject.kind == IMAGE, MediaObject.thumb_key.is_(None),
+                                       MediaObject.id > after_id).order_by(MediaObject.id).limit(limit))
+    with db.session() as session:
+        return [media_record(media) for media in session.scalars(query)]
+
+
+def set_thumbnail(db: Database, media_id: int, thumb_key: str) -> None:
+    """Record the key of a photo's thumbnail."""
+    with db.session() as session:
+        session.execute(update(MediaObject).where(MediaObject.id == media_id).values(thumb_key=thumb_key))
+
+
 def owner_thumbnails(db: Database, owner: str) -> list[str]:
     """The thumbnail keys of every photo `owner` sent (to delete them with the photos)."""
     with db.session() as session:

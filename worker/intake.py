@@ -17,7 +17,7 @@ from common.thumbnails import THUMBNAIL_TYPE, make_thumbnail
 from storage import images
 from storage.conversation import get_flow
 from storage.ledger import LedgerEntry
-from storage.media import make_key, thumbnail_key
+from storage.media import MediaNotFound, make_key, thumbnail_key
 
 if TYPE_CHECKING:
     from services import Services
@@ -58,13 +58,13 @@ def _download(services: "Services", entry: LedgerEntry, item: dict, turn: Turn) 
     key = make_key(media.kind, entry.sender.lstrip("+"), media.content_type)
     with services.gate.waiting():
         services.media.put(key, media.data, media.content_type)
-    thumb = _store_thumbnail(services, key, media.data) if media.kind == images.IMAGE else None
+    thumb = store_thumbnail(services, key, media.data) if media.kind == images.IMAGE else None
     media_id = images.add_media(services.db, entry.sender, media.kind, key, media.content_type, len(media.data),
                                 message_sid=entry.message_sid, thumb_key=thumb)
     return images.get_media(services.db, media_id)
 
 
-def _store_thumbnail(services: "Services", key: str, data: bytes) -> str | None:
+def store_thumbnail(services: "Services", key: str, data: bytes) -> str | None:
     """Store the dashboard's small copy of a photo; its key, or None (the dashboard then shows the
     photo itself: a thumbnail never costs the user their message)."""
     thumbnail = make_thumbnail(data)
@@ -116,3 +116,24 @@ def build_turn(services: "Services", entries: list[LedgerEntry]) -> Turn:
     turn.cpfs = [normalize_cpf(m.group(1)) for m in CPF_PATTERN.finditer(turn.raw_text) if is_valid_cpf(m.group(1))]
     turn.text = mask_cpfs_in_text(turn.raw_text)
     return turn
+
+
+def backfill_thumbnails(services: "Services", batch: int = 100) -> tuple[int, int]:
+    """Make the thumbnails of photos stored before they existed (`flask --app app make-thumbnails`);
+    returns (made, skipped: the file is gone or not an image Pillow reads)."""
+    made = skipped = last = 0
+    while rows := images.images_without_thumbnail(services.db, after_id=last, limit=batch):
+        for record in rows:
+            last = record.id
+            try:
+                data = services.media.get(record.key)
+            except MediaNotFound:
+                skipped += 1
+                continue
+            thumb = store_thumbnail(services, record.key, data)
+            if thumb is None:
+                skipped += 1
+                continue
+            images.set_thumbnail(services.db, record.id, thumb)
+            made += 1
+    return made, skipped

@@ -239,3 +239,26 @@ def test_the_dashboard_shows_a_small_copy_and_links_the_photo_itself(alice_app, 
     page = requests.get(alice_app.url + "/report", timeout=10).text
     assert f'<a href="{image["url"]}"'.replace("&", "&amp;") in page
     assert f'<img src="{image["thumbnail_url"]}"'.replace("&", "&amp;") in page
+
+
+def test_photos_from_before_thumbnails_get_them_from_the_backfill_command(live_app, openai_server, twilio_server):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from storage import images
+
+    db, media = live_app.services.db, live_app.services.media
+    old = "images/5511999990001/2026/11/antiga.png"
+    media.put(old, make_png("antiga", size=(900, 600)), "image/png")
+    kept = images.add_media(db, ALICE, images.IMAGE, old, "image/png", 10)
+    gone = images.add_media(db, ALICE, images.IMAGE, "images/5511999990001/2026/11/sumiu.jpg", "image/jpeg", 10)
+    images.save_description(db, ALICE, "foto antiga", [kept, gone])
+    run = live_app.app.test_cli_runner().invoke(args=["make-thumbnails"])
+    assert run.exit_code == 0 and "1 thumbnail(s) made; 1 photo(s) skipped" in run.output
+    [row], _ = images.list_descriptions(db, owner=ALICE)
+    thumb = row.thumbnail_keys[0]
+    assert thumb == "thumbs/5511999990001/2026/11/antiga.jpg" and row.thumbnail_keys[1] == row.image_keys[1]
+    assert Image.open(BytesIO(media.get(thumb))).size == (320, 213)
+    again = live_app.app.test_cli_runner().invoke(args=["make-thumbnails"])
+    assert "0 thumbnail(s) made; 1 photo(s) skipped" in again.output, "done once; the missing file is still missing"

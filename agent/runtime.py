@@ -130,32 +130,21 @@ class Assistant:
         self.trim_memory(turn.sender, ctx.stored_runs)
         if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
             status = getattr(run, "status", None)
-            done = list(ctx.tool_results)
-            if done or ctx.images_out:
+            if ctx.tool_results or ctx.images_out:
+                # A list saved, a login question asked, photos found: the user sees what the tools
+                # did, so nothing is asked for twice in the dark and a question a flow waits for is seen.
                 log.warning("model run failed (status=%s) after %d tool call(s); relaying their results",
-                            status, len(done))
-                return self._what_was_done(ctx, done)
+                            status, len(ctx.tool_results))
+                return self._reply(ctx, STOPPED_MIDWAY, *ctx.tool_results)
             log.warning("model run failed (status=%s); answering in command mode", status)
             return answer_without_model(TurnContext(self.services, turn), UNAVAILABLE)
-        reply = Reply(images=list(ctx.images_out), inbound_for_log=turn.text)
-        for problem in turn.notices:
-            reply.add(problem)
-        reply.add(str(run.content or ""))
-        for text in ctx.texts_after:
-            reply.add(text)
-        return reply
+        return self._reply(ctx, str(run.content or ""))
 
     @staticmethod
-    def _what_was_done(ctx: TurnContext, done: list[str]) -> Reply:
-        """The model failed after its tools ran (a list saved, a login question asked, photos found):
-        the user gets what they did, so nothing is done twice in the dark and a question a flow now
-        waits for is seen."""
+    def _reply(ctx: TurnContext, *texts: str) -> Reply:
+        """The turn's reply: its notices, then `texts`, then what tools asked to send after, and the
+        images they found."""
         reply = Reply(images=list(ctx.images_out), inbound_for_log=ctx.turn.text)
-        reply.add(STOPPED_MIDWAY)
-        for problem in ctx.turn.notices:
-            reply.add(problem)
-        for text in done:
-            reply.add(text)
-        for text in ctx.texts_after:
+        for text in (*ctx.turn.notices, *texts, *ctx.texts_after):
             reply.add(text)
         return reply

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-_CPF_IN_TEXT = re.compile(r"(?<!\d)(\d{3}\.?\d{3}\.?\d{3}-?\d{2})(?!\d)")
+CPF_IN_TEXT = re.compile(r"(?<!\d)(\d{3}\.?\d{3}\.?\d{3}-?\d{2})(?!\d)")
 
 
 def normalize_cpf(raw: str) -> str:
@@ -51,4 +51,9 @@ def mask_cpfs_in_text(text: str) -> str:
     def replace(match: re.Match) -> str:
         return mask_cpf(match.group(1)) if is_valid_cpf(match.group(1)) else match.group(1)
 
-    return _CPF_IN_TEXT.sub(replace, text or "")
+    return CPF_IN_TEXT.sub(replace, text or "")
+
+
+def valid_cpfs_in_text(text: str) -> list[str]:
+    """Every valid CPF written in free text, normalised, in order."""
+    return [normalize_cpf(m.group(1)) for m in CPF_IN_TEXT.finditer(text or "") if is_valid_cpf(m.group(1))]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .cpf import _CPF_IN_TEXT, is_valid_cpf, normalize_cpf
+from .cpf import CPF_IN_TEXT, valid_cpfs_in_text
 
 _LOGIN_FIRST = re.compile(r"^\s*(?:(?:quero|fazer|faça|faz|pode)\s+)*(?:o\s+)?"
                           r"(?:login|log-in|logar|loga|logon|entrar|acessar)\b[\s:,.;!-]*", re.I)
@@ -58,18 +58,11 @@ def _words(text: str) -> list[str]:
     """The words of `text` as typed (quotes around them dropped), less CPFs, filler ("meu cpf é",
     "senha:") and bare punctuation."""
     words = []
-    for raw in _CPF_IN_TEXT.sub(" ", text).split():
+    for raw in CPF_IN_TEXT.sub(" ", text).split():
         bare = raw.strip(_EDGE + ":=-")
         if bare and bare.lower() not in _FILLER:
             words.append(raw.strip(_QUOTES) or raw)
     return words
-
-
-def _valid_cpf(text: str) -> str | None:
-    for match in _CPF_IN_TEXT.finditer(text):
-        if is_valid_cpf(match.group(1)):
-            return normalize_cpf(match.group(1))
-    return None
 
 
 def _explicit(match: re.Match) -> bool:
@@ -81,7 +74,7 @@ def find_inline_password(text: str) -> InlinePassword | None:
     """The password typed in `text` in one of the shapes above, or None."""
     if not text or not text.strip():
         return None
-    cpf = _valid_cpf(text)
+    cpf = next(iter(valid_cpfs_in_text(text)), None)
     login = _LOGIN_FIRST.match(text)
     rest = _words(text[login.end():] if login else text) if len(text) <= _SHORT else []
     if len(rest) == 1 and ((cpf and login) or (looks_like_password(rest[0].strip(_EDGE)) and (cpf or login))):

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 from agent.transcription import FAILED_NOTICE, TranscriptionFailed, transcribe
 from agent.turn import Turn
 from channels.media import MediaRejected
-from common.cpf import is_valid_cpf, mask_cpfs_in_text, normalize_cpf
-from common.cpf import _CPF_IN_TEXT as CPF_PATTERN
+from common.cpf import mask_cpfs_in_text, valid_cpfs_in_text
 from common.thumbnails import THUMBNAIL_TYPE, make_thumbnail
 from storage import images
 from storage.conversation import get_flow
@@ -113,7 +112,7 @@ def build_turn(services: "Services", entries: list[LedgerEntry]) -> Turn:
     password_expected = any(e.media for e in entries) and _password_expected(services, first.sender)
     for entry in entries:
         _attach(services, entry, turn, password_expected)
-    turn.cpfs = [normalize_cpf(m.group(1)) for m in CPF_PATTERN.finditer(turn.raw_text) if is_valid_cpf(m.group(1))]
+    turn.cpfs = valid_cpfs_in_text(turn.raw_text)
     turn.text = mask_cpfs_in_text(turn.raw_text)
     return turn
 

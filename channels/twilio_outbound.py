@@ -35,7 +35,12 @@ MAX_REDIRECTS = 30
 
 
 class SendFailed(RuntimeError):
-    """A reply could not be delivered to Twilio after the retries."""
+    """A reply could not be delivered to Twilio after the retries. `delivered` holds the (message id,
+    chunk) pairs of a long text that did go out before the chunk that failed, so they are logged."""
+
+    def __init__(self, message: str, delivered: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.delivered = list(delivered or [])
 
 
 class ReplySender(Protocol):
@@ -228,8 +233,15 @@ class TwilioSender:
         raise SendFailed("unreachable")
 
     def send_text(self, phone: str, text: str) -> list[str]:
-        """Send `text` in chunks of at most 1,600 characters, in order."""
-        return [self._create(to=whatsapp_address(phone), body=chunk) for chunk in split_message(text)]
+        """Send `text` in chunks of at most 1,600 characters, in order; a failure names the chunks
+        that had gone out."""
+        delivered: list[tuple[str, str]] = []
+        for chunk in split_message(text):
+            try:
+                delivered.append((self._create(to=whatsapp_address(phone), body=chunk), chunk))
+            except SendFailed as exc:
+                raise SendFailed(str(exc), delivered) from exc.__cause__
+        return [sid for sid, _chunk in delivered]
 
     def send_image(self, phone: str, url: str, caption: str = "") -> str:
         """Send one image (Twilio fetches `url`) with its caption."""

@@ -2,7 +2,9 @@
 
 Once a reply is sent, the turn must never run again: it would answer twice. If the database (or
 the chat log) stays down through the retries after the send, the ledger rows stay `processing`
-and the turn's chat-log lines are unwritten. Before, a restart in that state answered the rows
+and the turn's chat-log lines are unwritten. The same holds for a reply Twilio refused partway
+(`SendFailed`): the rows are owed a `failed` mark, with its reason, and the lines of what did go
+out are owed to the chat log; a retry would send the part that went out again. Before, a restart in that state answered the rows
 again and the lines were lost. Now what is owed is appended to `<DATA_DIR>/after-send.jsonl`
 (flushed to disk) and paid as soon as the stores answer: after the next turn that succeeds, and
 at start, before the ledger's leftovers are queued, so those rows are never answered again.
@@ -34,23 +36,35 @@ FILE_NAME = "after-send.jsonl"
 
 @dataclass
 class Owed:
-    """What one sent turn still owes: rows to mark done (with their note) and chat-log lines."""
+    """What one turn whose reply went out (whole or in part) still owes: rows to mark done (with
+    their note), or failed (with `failure`, when the send broke off), and chat-log lines."""
 
     ledger_ids: list[int] = field(default_factory=list)
     note: str | None = None
     lines: list[LoggedMessage] = field(default_factory=list)
+    failure: str | None = None
 
     def to_json(self) -> str:
         lines = [{"phone": m.phone, "body": m.body, "direction": m.direction, "message_id": m.message_id,
                   "created_at": m.created_at.isoformat()} for m in self.lines]
-        return json.dumps({"ledger_ids": self.ledger_ids, "note": self.note, "lines": lines}, ensure_ascii=False)
+        return json.dumps({"ledger_ids": self.ledger_ids, "note": self.note, "lines": lines, "failure": self.failure},
+                          ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> "Owed":
         data = json.loads(text)
         lines = [LoggedMessage(m["phone"], m["body"], m["direction"], m["message_id"],
                                datetime.fromisoformat(m["created_at"])) for m in data.get("lines", [])]
-        return cls(list(data.get("ledger_ids", [])), data.get("note"), lines)
+        return cls(list(data.get("ledger_ids", [])), data.get("note"), lines, data.get("failure"))
+
+    def record(self, db: "Database") -> None:
+        """Mark the owed rows as the turn ended: failed with its reason, else done with the note."""
+        if not self.ledger_ids:
+            return
+        if self.failure is not None:
+            ledger.mark_failed(db, self.ledger_ids, self.failure)
+        else:
+            ledger.mark_done(db, self.ledger_ids, self.note)
 
 
 class AfterSendJournal:
@@ -89,7 +103,7 @@ class AfterSendJournal:
         return found
 
     def owed_ids(self) -> set[int]:
-        """The ledger rows whose reply went out but are not yet marked done."""
+        """The ledger rows whose reply went out (whole or in part) but are not yet marked."""
         return {entry_id for owed in self.owed() for entry_id in owed.ledger_ids}
 
     def settle(self) -> int:
@@ -114,8 +128,7 @@ class AfterSendJournal:
                 if owed.lines:
                     self.chatlog.append_many(owed.lines)
                     owed.lines = []
-                if owed.ledger_ids:
-                    ledger.mark_done(self.db, owed.ledger_ids, owed.note)
+                owed.record(self.db)
                 paid += 1
             except Exception as exc:
                 log.warning("owed bookkeeping after a send still not recorded (%s); kept in %s",

@@ -48,27 +48,32 @@ class TurnProcessor:
     def process(self, entries: list[LedgerEntry]) -> None:
         """The worker's job for one turn (REST mode): answer, deliver, then one chat-log write for
         the turn's inbound and outbound lines, and the ledger. The chat log is written after the
-        send, off the user's wait, and a retried turn cannot log its inbound lines twice. What the
-        stores still refuse after the send's retries goes to the after-send journal, never to a
-        second send."""
+        send, off the user's wait, and a retried turn cannot log its inbound lines twice. A reply
+        Twilio refuses (after the sender's own retries) marks the rows failed, never retried: part
+        of it may have gone out. What the stores still refuse after the send goes to the after-send
+        journal, never to a second send."""
         reply = self.answer(entries)
         ids = [e.id for e in entries]
         lines = self.inbound_lines(entries, reply)
+        failure = note = None
         try:
             self.deliver(entries[0].sender, reply, lines)
         except SendFailed as exc:
             log.error("reply to %s not delivered: %s", entries[0].sender[-4:], exc)
-            self._write_chat_log(lines)
-            ledger.mark_failed(self.services.db, ids, f"reply not delivered: {exc}")
-            return
+            failure = f"reply not delivered: {exc}"
         logged = self._write_chat_log(lines)
-        note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
-        done = self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
-        if logged and done:
+        if failure is not None:
+            marked = self._after_sending(lambda: ledger.mark_failed(self.services.db, ids, failure),
+                                         "mark the ledger failed")
+        else:
+            note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
+            marked = self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
+        if logged and marked:
             return
-        self._owe(Owed([] if done else ids, note, [] if logged else lines))
-        if not done:
-            raise DeliveredButUnrecorded(f"reply delivered; ledger rows {ids} could not be marked done")
+        self._owe(Owed([] if marked else ids, note, [] if logged else lines, failure))
+        if not marked:
+            outcome = "failed" if failure else "done"
+            raise DeliveredButUnrecorded(f"reply sent or tried; ledger rows {ids} could not be marked {outcome}")
 
     def _owe(self, owed: Owed) -> None:
         """Keep in the after-send journal what the stores refused; a journal that cannot be written
@@ -142,7 +147,13 @@ class TurnProcessor:
         each message as it goes out (so a send that fails midway still logs what did go out)."""
         sender = self.services.sender
         if reply.text:
-            sids = sender.send_text(phone, reply.text)
+            try:
+                sids = sender.send_text(phone, reply.text)
+            except SendFailed as exc:
+                if exc.delivered:  # the first chunks of a long text went out: the log says which
+                    sent.append(LoggedMessage(phone, "\n".join(chunk for _sid, chunk in exc.delivered), "out",
+                                              exc.delivered[0][0], utcnow()))
+                raise
             sent.append(LoggedMessage(phone, reply.text, "out", sids[0] if sids else None, utcnow()))
         for url, caption in reply.images:
             sid = sender.send_image(phone, url, caption)

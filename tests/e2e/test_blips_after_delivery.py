@@ -125,3 +125,44 @@ def test_the_next_turn_after_the_outage_records_what_the_last_one_owed(make_live
     assert [m.body for m in twilio_server.wait_for(2, to=TO, timeout=15)] == ["Boa noite!", "Bom dia!"]
     assert wait_until(lambda: ledger_and_log(direct) == (["done", "done"], ["in", "out", "in", "out"]), timeout=15)
     assert not live.runtime.journal.pending
+
+
+def test_a_reply_cut_off_while_the_database_is_down_is_recorded_failed_and_never_sent_again(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server, caplog):
+    """Twilio takes the first chunk of a long reply and refuses the second, and the database goes away
+    at that moment: the turn is owed a `failed` mark and the line of what went out, both recorded
+    after a restart, and the first chunk is not sent again by a retry of the turn."""
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=url)
+    first, second = "Primeira parte da resposta. " * 40, "Segunda parte da resposta. " * 40
+    openai_server.on("resposta longa", say(f"{first.strip()}\n{second.strip()}"))
+
+    def cut(_message) -> None:
+        proxy.pause()
+        twilio_server.fail_next(5, status=400)
+
+    twilio_server.on_message = cut
+    with caplog.at_level(logging.WARNING, logger="worker"):
+        assert live.send(ALICE, "resposta longa").status_code == 200
+        assert [m.body for m in twilio_server.wait_for(1, to=TO, timeout=15)] == [first.strip()]
+        assert wait_until(lambda: live.runtime.journal.pending, timeout=40), "what the turn owes is kept on disk"
+    assert "could not be marked failed" in caplog.text
+    twilio_server.on_message = None
+    live.server.shutdown()
+    live.runtime.stop()
+    proxy.resume()
+    assert ledger_and_log(direct) == (["processing"], [])
+    make_live_app(DATABASE_URL=url)
+    assert ledger_and_log(direct) == (["failed"], ["in", "out"]), "recorded at start, not queued again"
+    db = Database(direct, pool_size=1)
+    try:
+        with db.engine.connect() as conn:
+            error = conn.execute(text("SELECT error FROM inbound_messages")).scalar_one()
+            logged_out = conn.execute(text("SELECT body FROM chat_log WHERE direction = 'out'")).scalar_one()
+    finally:
+        db.dispose()
+    assert error.startswith("reply not delivered: Twilio answered 400")
+    assert logged_out == first.strip(), "the chat log holds the part that went out"
+    time.sleep(1.5)
+    assert [m.body for m in twilio_server.messages(to=TO)] == [first.strip()], "the first part went out once"
+    assert len(openai_server.chat_requests()) == 1

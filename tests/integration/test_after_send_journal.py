@@ -41,6 +41,19 @@ def test_what_is_owed_survives_a_restart_and_is_paid_once_the_stores_answer(db, 
     assert not restarted.pending and not path.exists() and restarted.settle() == 0
 
 
+def test_a_turn_whose_send_broke_off_is_owed_a_failed_mark_with_its_reason(db, tmp_path):
+    chatlog = SqlChatLog(db)
+    entry_id, lines = _turn(db, "resposta cortada")
+    path = tmp_path / "after-send.jsonl"
+    AfterSendJournal(path, db, chatlog).owe(Owed([entry_id], None, lines, failure="reply not delivered: 400"))
+    restarted = AfterSendJournal(path, db, chatlog)
+    assert restarted.owed()[0].failure == "reply not delivered: 400"
+    assert restarted.settle() == 1
+    entry = ledger.get_entry(db, entry_id)
+    assert (entry.status, entry.error) == ("failed", "reply not delivered: 400")
+    assert [m.body for m in chatlog.list(ALICE).items] == ["ok", "resposta cortada"]
+
+
 def test_a_store_still_down_keeps_everything_owed_in_order(sqlite_db, tmp_path):
     down = Database("postgresql+psycopg2://postgres@127.0.0.1:1/nowhere", pool_size=1)
     entry_id, lines = _turn(sqlite_db, "ainda fora do ar")

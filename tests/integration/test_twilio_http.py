@@ -107,6 +107,16 @@ def test_a_client_error_fails_at_once_without_retry(twilio_server, make_sender):
     assert twilio_server.messages() == []
 
 
+def test_a_long_text_refused_partway_names_the_chunks_that_went_out(twilio_server, make_sender):
+    sender = make_sender(twilio_server.api_base_url)
+    first, second = "Parte um. " * 120, "Parte dois. " * 120
+    twilio_server.on_message = lambda _message: twilio_server.fail_next(1, status=400)
+    with pytest.raises(SendFailed, match=r"answered 400") as caught:
+        sender.send_text(PHONE, f"{first.strip()}\n{second.strip()}")
+    [message] = twilio_server.messages(to=TO)
+    assert caught.value.delivered == [(message.sid, first.strip())]
+
+
 def test_a_refused_connection_is_retried_then_fails(make_sender, caplog):
     sender = make_sender(f"http://127.0.0.1:{closed_port()}", retries=3)
     with pytest.raises(SendFailed, match="unreachable: ConnectionError") as caught:

@@ -227,6 +227,10 @@ class TwilioSender:
                 if attempt == self.retries:
                     raise SendFailed(f"Twilio unreachable: {type(exc).__name__}") from exc
                 log.warning("Twilio unreachable (%s), retrying (attempt %d)", type(exc).__name__, attempt)
+            except Exception as exc:
+                # Anything else (a 2xx whose body is not Twilio's JSON, cut short on the way back):
+                # the message may have gone out, so it is neither retried here nor by the worker.
+                raise SendFailed(f"Twilio's answer could not be read: {type(exc).__name__}") from exc
             with self.io_wait():
                 time.sleep(delay)
             delay *= 2

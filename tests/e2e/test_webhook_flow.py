@@ -152,6 +152,18 @@ def test_a_reply_twilio_refuses_leaves_the_inbound_line_and_a_failed_row(live_ap
     assert twilio_server.messages(to=f"whatsapp:{ALICE}") == []
 
 
+def test_a_reply_twilio_took_but_whose_answer_was_garbled_is_not_sent_again(live_app, twilio_server):
+    """Twilio accepted the message but its answer came back cut short: the message may have gone
+    out, so the turn ends failed, never retried into a second copy of the reply."""
+    twilio_server.garble_next(1)
+    live_app.send(ALICE, "resposta truncada", sid="SMgarbled0001")
+    assert wait_until(lambda: ledger.get_by_sid(live_app.services.db, "SMgarbled0001").status == "failed")
+    live_app.wait_idle()
+    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+    assert [m.body for m in twilio_server.messages(to=f"whatsapp:{ALICE}")] == ["Eco: resposta truncada"]
+    assert "answer could not be read" in ledger.get_by_sid(live_app.services.db, "SMgarbled0001").error
+
+
 def test_stored_runs_leave_the_system_prompt_out_and_history_still_works(live_app, openai_server, twilio_server):
     openai_server.on("primeira", say("Resposta um."))
     openai_server.on("segunda", say("Resposta dois."))

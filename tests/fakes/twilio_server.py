@@ -98,6 +98,7 @@ class FakeTwilio(BackgroundServer):
             self._media: dict[str, _Media] = {}
             self._cdn: dict[str, _Media] = {}
             self._failure: _Failure | None = None
+            self._garbled = 0
             self.latency = 0.0
             self.on_message: Callable[[SentMessage], None] | None = None
 
@@ -112,6 +113,20 @@ class FakeTwilio(BackgroundServer):
         default_code = {429: 20429, 401: 20003, 400: 21211}.get(status, 20500)
         with self.lock:
             self._failure = _Failure(n, status, code or default_code, message)
+
+    def garble_next(self, n: int = 1) -> None:
+        """Accept the next `n` messages but cut their answer short: a 201 whose body is not JSON (a
+        proxy or a network fault), so the sender cannot know the message went out."""
+        with self.lock:
+            self._garbled = n
+
+    def take_garbled(self) -> bool:
+        """Consume one scripted garbled answer, if any is pending."""
+        with self.lock:
+            if self._garbled <= 0:
+                return False
+            self._garbled -= 1
+            return True
 
     def add_media(self, sid_path: str | None, data: bytes, content_type: str, *,
                   missing_first: int = 0, redirect_status: int = 307, chunked: bool = False) -> str:
@@ -288,6 +303,8 @@ class _Handler(QuietHandler):
         if failure:
             return self._json(failure.status, error_body(failure.status, failure.code, failure.message))
         status, payload = owner.create_message(parse_qs(raw.decode(), keep_blank_values=True), self.request_started)
+        if status == 201 and owner.take_garbled():
+            return self._json(status, json.dumps(payload).encode()[:25])
         self._json(status, payload)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming

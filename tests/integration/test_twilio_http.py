@@ -117,6 +117,15 @@ def test_a_long_text_refused_partway_names_the_chunks_that_went_out(twilio_serve
     assert caught.value.delivered == [(message.sid, first.strip())]
 
 
+def test_an_answer_cut_short_fails_at_once_without_sending_again(twilio_server, make_sender):
+    sender = make_sender(twilio_server.api_base_url)
+    twilio_server.garble_next(1)
+    with pytest.raises(SendFailed, match="answer could not be read: JSONDecodeError"):
+        sender.send_text(PHONE, "foi ou não foi?")
+    assert [m.body for m in twilio_server.messages(to=TO)] == ["foi ou não foi?"]
+    assert len(twilio_server.requests(MESSAGES)) == 1
+
+
 def test_a_refused_connection_is_retried_then_fails(make_sender, caplog):
     sender = make_sender(f"http://127.0.0.1:{closed_port()}", retries=3)
     with pytest.raises(SendFailed, match="unreachable: ConnectionError") as caught:

@@ -4,7 +4,9 @@ Once a reply is sent, the turn must never run again: it would answer twice. If t
 the chat log) stays down through the retries after the send, the ledger rows stay `processing`
 and the turn's chat-log lines are unwritten. The same holds for a reply Twilio refused partway
 (`SendFailed`): the rows are owed a `failed` mark, with its reason, and the lines of what did go
-out are owed to the chat log; a retry would send the part that went out again. Before, a restart in that state answered the rows
+out are owed to the chat log; a retry would send the part that went out again. And a password
+that a dialogue consumed is owed its redaction from the ledger: running that turn again would
+give the password, outside its dialogue, to the model. Before, a restart in that state answered the rows
 again and the lines were lost. Now what is owed is appended to `<DATA_DIR>/after-send.jsonl`
 (flushed to disk) and paid as soon as the stores answer: after the next turn that succeeds, and
 at start, before the ledger's leftovers are queued, so those rows are never answered again.
@@ -36,26 +38,29 @@ FILE_NAME = "after-send.jsonl"
 
 @dataclass
 class Owed:
-    """What one turn whose reply went out (whole or in part) still owes: rows to mark done (with
-    their note), or failed (with `failure`, when the send broke off), and chat-log lines."""
+    """What one turn that has acted still owes: rows whose password the ledger must forget
+    (`redact_ids`), rows to mark done (with their note) or failed (with `failure`, when the send
+    broke off), and chat-log lines."""
 
     ledger_ids: list[int] = field(default_factory=list)
     note: str | None = None
     lines: list[LoggedMessage] = field(default_factory=list)
     failure: str | None = None
+    redact_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> str:
         lines = [{"phone": m.phone, "body": m.body, "direction": m.direction, "message_id": m.message_id,
                   "created_at": m.created_at.isoformat()} for m in self.lines]
-        return json.dumps({"ledger_ids": self.ledger_ids, "note": self.note, "lines": lines, "failure": self.failure},
-                          ensure_ascii=False)
+        return json.dumps({"ledger_ids": self.ledger_ids, "note": self.note, "lines": lines, "failure": self.failure,
+                           "redact_ids": self.redact_ids}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> "Owed":
         data = json.loads(text)
         lines = [LoggedMessage(m["phone"], m["body"], m["direction"], m["message_id"],
                                datetime.fromisoformat(m["created_at"])) for m in data.get("lines", [])]
-        return cls(list(data.get("ledger_ids", [])), data.get("note"), lines, data.get("failure"))
+        return cls(list(data.get("ledger_ids", [])), data.get("note"), lines, data.get("failure"),
+                   list(data.get("redact_ids", [])))
 
     def record(self, db: "Database") -> None:
         """Mark the owed rows as the turn ended: failed with its reason, else done with the note."""
@@ -125,6 +130,9 @@ class AfterSendJournal:
                 remaining.append(owed)
                 continue
             try:
+                if owed.redact_ids:
+                    ledger.redact_body(self.db, owed.redact_ids)
+                    owed.redact_ids = []
                 if owed.lines:
                     self.chatlog.append_many(owed.lines)
                     owed.lines = []

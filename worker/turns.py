@@ -41,9 +41,21 @@ class TurnProcessor:
         turn = build_turn(self.services, entries)
         reply = self.assistant.respond(turn)
         if reply.secret:
-            self._forget_voice_notes(turn)
-            ledger.redact_body(self.services.db, [e.id for e in entries])
+            self._keep_secret_out(turn, [e.id for e in entries])
         return reply
+
+    def _keep_secret_out(self, turn: Turn, ids: list[int]) -> None:
+        """Redact a password from the ledger and delete a voice note that may hold it. The turn has
+        already acted on it (an account made, a login checked): running the turn again would hand
+        the password, no longer inside its dialogue, to the model. So a database that refuses is
+        tried again over a few seconds, then the redaction is owed in the after-send journal; the
+        turn goes on either way."""
+        try:
+            self._forget_voice_notes(turn)
+        except Exception:
+            log.exception("could not delete the voice notes of a turn that carried a password")
+        if not self._record(lambda: ledger.redact_body(self.services.db, ids), "redact a password from the ledger"):
+            self._owe(Owed(redact_ids=ids))
 
     def process(self, entries: list[LedgerEntry]) -> None:
         """The worker's job for one turn (REST mode): answer, deliver, then one chat-log write for
@@ -63,11 +75,11 @@ class TurnProcessor:
             failure = f"reply not delivered: {exc}"
         logged = self._write_chat_log(lines)
         if failure is not None:
-            marked = self._after_sending(lambda: ledger.mark_failed(self.services.db, ids, failure),
+            marked = self._record(lambda: ledger.mark_failed(self.services.db, ids, failure),
                                          "mark the ledger failed")
         else:
             note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
-            marked = self._after_sending(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
+            marked = self._record(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
         if logged and marked:
             return
         self._owe(Owed([] if marked else ids, note, [] if logged else lines, failure))
@@ -87,9 +99,10 @@ class TurnProcessor:
             return
         log.warning("kept what the turn still owes in %s until the stores answer", self.journal.path)
 
-    def _after_sending(self, record: Callable[[], object], what: str) -> bool:
-        """Run `record` (bookkeeping after a send), trying again over a few seconds; False if it never
-        succeeded. The pauses give the worker's CPU slot back."""
+    def _record(self, record: Callable[[], object], what: str) -> bool:
+        """Run `record` (bookkeeping once the turn has acted: a redaction, then what follows a send),
+        trying again over a few seconds; False if it never succeeded. The pauses give the worker's
+        CPU slot back."""
         for pause in (*RECORD_PAUSES, None):
             try:
                 record()
@@ -99,10 +112,9 @@ class TurnProcessor:
                 detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
                 reason = f"{type(exc).__name__}: {detail}"
                 if pause is None:
-                    log.error("after the send, could not %s: %s", what, reason)
+                    log.error("could not %s: %s", what, reason)
                 else:
-                    log.warning("after the send, could not %s (%s); trying again in %.2f s", what, reason,
-                                pause)
+                    log.warning("could not %s (%s); trying again in %.2f s", what, reason, pause)
                     self.services.gate.sleep(pause)
         return False
 
@@ -140,7 +152,7 @@ class TurnProcessor:
     def _write_chat_log(self, lines: list[LoggedMessage]) -> bool:
         """One write for the turn's lines; False when the chat log stayed unwritable through the
         retries (never a reason for a second send)."""
-        return self._after_sending(lambda: self.services.chatlog.append_many(lines), "write the chat log")
+        return self._record(lambda: self.services.chatlog.append_many(lines), "write the chat log")
 
     def deliver(self, phone: str, reply: Reply, sent: list[LoggedMessage]) -> None:
         """Send texts then images through the configured sender, adding to `sent` the chat-log line of

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import inspect, text
 
+from storage import ledger
 from tests.e2e.backends import BACKENDS, mongo_bodies, store_overrides
 from tests.e2e.conversation import Conversation
+from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 from tests.fakes.openai_server import tool
 
 pytestmark = pytest.mark.slow
@@ -113,3 +117,41 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
     model_text = stores["model requests"]
     assert CPF not in model_text and "52998224725" not in model_text
     assert CPF not in stores["chat log"] and CPF not in stores["log output"]
+
+
+def test_a_database_blip_at_the_password_redaction_neither_retries_the_turn_nor_leaks_the_password(
+        make_live_app, openai_server, twilio_server):
+    """The ledger refuses the password's redaction once (a PostgreSQL trigger, counted by a sequence
+    that a rollback does not undo): the worker tries the redaction again instead of running the turn
+    again, which would hand the password, now outside any dialogue, to the model."""
+    name = f"wa_redact_{uuid.uuid4().hex[:10]}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    try:
+        live = make_live_app(DATABASE_URL=url)
+        with live.services.db.engine.begin() as conn:
+            conn.execute(text("CREATE SEQUENCE redaction_blips"))
+            conn.execute(text(
+                "CREATE FUNCTION refuse_first_redaction() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.body IS DISTINCT FROM OLD.body AND nextval('redaction_blips') = 1 THEN "
+                "RAISE EXCEPTION 'scripted blip'; END IF; RETURN NEW; END $$"))
+            conn.execute(text("CREATE TRIGGER redaction_blip BEFORE UPDATE ON inbound_messages "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse_first_redaction()"))
+        openai_server.on(r"N[ÃA]O POSSUO CADASTRO", tool("register_user"))
+        chat = Conversation(live, twilio_server, ALICE)
+        chat.say("NÃO POSSUO CADASTRO")
+        chat.say("Ana Souza")
+        chat.say(CPF)
+        assert "Cadastro concluído" in chat.say(PASSWORD)
+        time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+        replies = [m.body for m in twilio_server.messages(to=f"whatsapp:{ALICE}")]
+        assert len(replies) == 4 and "Cadastro concluído" in replies[-1], "one reply per message, no retry"
+        assert PASSWORD not in json.dumps(openai_server.chat_requests())
+        with live.services.db.engine.connect() as conn:
+            assert conn.execute(text("SELECT nextval('redaction_blips')")).scalar_one() >= 3, "the blip happened"
+            ids = conn.execute(text("SELECT id FROM inbound_messages ORDER BY id")).scalars().all()
+        rows = [ledger.get_entry(live.services.db, entry_id) for entry_id in ids]
+        assert (rows[-1].body, rows[-1].status) == ("[senha]", "done")
+        assert PASSWORD not in str([row.body for row in rows])
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

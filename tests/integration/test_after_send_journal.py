@@ -54,6 +54,20 @@ def test_a_turn_whose_send_broke_off_is_owed_a_failed_mark_with_its_reason(db, t
     assert [m.body for m in chatlog.list(ALICE).items] == ["ok", "resposta cortada"]
 
 
+def test_an_owed_redaction_is_paid_before_the_rest_of_the_turn(db, tmp_path):
+    chatlog = SqlChatLog(db)
+    entry_id, lines = _turn(db, "Segredo-123-senha")
+    path = tmp_path / "after-send.jsonl"
+    journal = AfterSendJournal(path, db, chatlog)
+    journal.owe(Owed(redact_ids=[entry_id]))
+    journal.owe(Owed([entry_id], None, []))
+    assert AfterSendJournal(path, db, chatlog).owed()[0].redact_ids == [entry_id]
+    assert journal.owed_ids() == {entry_id}
+    assert AfterSendJournal(path, db, chatlog).settle() == 2
+    entry = ledger.get_entry(db, entry_id)
+    assert (entry.body, entry.status) == (ledger.REDACTED, "done")
+
+
 def test_a_store_still_down_keeps_everything_owed_in_order(sqlite_db, tmp_path):
     down = Database("postgresql+psycopg2://postgres@127.0.0.1:1/nowhere", pool_size=1)
     entry_id, lines = _turn(sqlite_db, "ainda fora do ar")

@@ -9,10 +9,11 @@ that turn instead of the model, and a flow's answer to such a message is redacte
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from common.inline_secrets import find_inline_password
-from storage.conversation import Flow
+from storage.conversation import Flow, clear_flow
 from storage.ledger import REDACTED
 
 from .context import TurnContext
@@ -21,9 +22,14 @@ from .turn import Reply
 FlowHandler = Callable[[TurnContext, Flow], "Reply | None"]
 Screen = Callable[[TurnContext], "Reply | None"]
 _HANDLERS: dict[str, FlowHandler] = {}
+_SECRET_STEPS: set[str] = set()
 _SCREENS: list[Screen] = []
+log = logging.getLogger(__name__)
 PASSWORD_KEPT_OUT = ("🔒 Sua mensagem trazia uma senha: ela não foi para a IA e não fica no histórico. Da próxima "
                      "vez, envie só *login* e digite a senha quando eu pedir, numa mensagem só com ela.")
+SECRET_STEP_FAILED = ("⚠️ Não consegui concluir este passo agora (uma falha passageira do sistema). Sua senha não "
+                      "foi para a IA e não fica no histórico. Tente de novo em alguns minutos: envie *login* ou "
+                      "*cadastro*.")
 
 
 def keep_out(reply: Reply) -> Reply:
@@ -48,12 +54,29 @@ def screen_turn(ctx: TurnContext) -> Reply | None:
     return None
 
 
-def register_flow(name: str) -> Callable[[FlowHandler], FlowHandler]:
-    """Decorator: handle messages of phones whose pending flow is `name` (or `name:<step>`)."""
+def register_flow(name: str, secret_steps: tuple[str, ...] = ()) -> Callable[[FlowHandler], FlowHandler]:
+    """Decorator: handle messages of phones whose pending flow is `name` (or `name:<step>`). The
+    answers to `secret_steps` are passwords: such a step that fails is never run again."""
     def decorate(handler: FlowHandler) -> FlowHandler:
         _HANDLERS[name] = handler
+        _SECRET_STEPS.update(secret_steps)
         return handler
     return decorate
+
+
+def _secret_step(ctx: TurnContext, flow: Flow, handler: FlowHandler) -> Reply | None:
+    """Run a step whose message is a password. If it fails (a database blip midway), the turn is
+    answered, never retried: the step may already have ended the flow, and a retry would then
+    hand the password to the model as an ordinary message. The message is kept out as always."""
+    try:
+        return handler(ctx, flow)
+    except Exception:
+        log.exception("the %s step failed for the phone ending %s; not retried", flow.name, ctx.sender[-4:])
+    try:
+        clear_flow(ctx.services.db, ctx.sender)  # the next message must not be taken for the password
+    except Exception:
+        log.warning("could not end the %s flow after its failure", flow.name, exc_info=True)
+    return Reply(texts=[SECRET_STEP_FAILED], inbound_for_log=REDACTED, secret=True)
 
 
 def handle_pending_flow(ctx: TurnContext) -> Reply | None:
@@ -66,7 +89,7 @@ def handle_pending_flow(ctx: TurnContext) -> Reply | None:
     if handler is None:
         return None
     ctx.account_changed()
-    reply = handler(ctx, flow)
+    reply = _secret_step(ctx, flow, handler) if flow.name in _SECRET_STEPS else handler(ctx, flow)
     if reply is not None and not reply.secret and find_inline_password(ctx.turn.raw_text):
         keep_out(reply)
     return reply

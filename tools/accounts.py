@@ -64,7 +64,7 @@ def start_registration(ctx: TurnContext, name: str | None = None) -> str:
     return _ask(ctx, step, data)
 
 
-@register_flow("register")
+@register_flow("register", secret_steps=("register:password",))
 def registration_step(ctx: TurnContext, flow: Flow) -> Reply:
     """Handle one answer of the registration dialogue (name, CPF, then password)."""
     step, data = flow.name, dict(flow.data)

@@ -97,7 +97,7 @@ def start_login(ctx: TurnContext) -> str:
     return ask(ctx, "login:cpf", "Para entrar, digite seu CPF.", {})
 
 
-@register_flow("login")
+@register_flow("login", secret_steps=("login:password",))
 def login_step(ctx: TurnContext, flow: Flow) -> Reply:
     """Handle one answer of the login dialogue (CPF, then password)."""
     if CANCEL.match(ctx.turn.raw_text):

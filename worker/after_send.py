@@ -1,15 +1,16 @@
-"""Bookkeeping still owed after a reply went out, kept in a file until the stores take it.
+"""Bookkeeping still owed by a turn that has acted, kept in a file until the stores take it.
 
 Once a reply is sent, the turn must never run again: it would answer twice. If the database (or
 the chat log) stays down through the retries after the send, the ledger rows stay `processing`
-and the turn's chat-log lines are unwritten. The same holds for a reply Twilio refused partway
-(`SendFailed`): the rows are owed a `failed` mark, with its reason, and the lines of what did go
-out are owed to the chat log; a retry would send the part that went out again. And a password
-that a dialogue consumed is owed its redaction from the ledger: running that turn again would
-give the password, outside its dialogue, to the model. Before, a restart in that state answered the rows
+and the turn's chat-log lines are unwritten. Before, a restart in that state answered the rows
 again and the lines were lost. Now what is owed is appended to `<DATA_DIR>/after-send.jsonl`
 (flushed to disk) and paid as soon as the stores answer: after the next turn that succeeds, and
 at start, before the ledger's leftovers are queued, so those rows are never answered again.
+
+Two more debts go the same way. A reply Twilio refused partway (`SendFailed`) owes its rows a
+`failed` mark with the reason, and the chat log the lines of what did go out: a retry would send
+that part again. A password a dialogue consumed owes its redaction from the ledger, paid first:
+running that turn again would give the password, no longer inside its dialogue, to the model.
 
 One worker per ledger (as worker/__main__.py says) means one writer per file. The lines hold
 what the chat log would hold (a password already redacted); they are gone once written.

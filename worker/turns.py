@@ -75,8 +75,7 @@ class TurnProcessor:
             failure = f"reply not delivered: {exc}"
         logged = self._write_chat_log(lines)
         if failure is not None:
-            marked = self._record(lambda: ledger.mark_failed(self.services.db, ids, failure),
-                                         "mark the ledger failed")
+            marked = self._record(lambda: ledger.mark_failed(self.services.db, ids, failure), "mark the ledger failed")
         else:
             note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
             marked = self._record(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")

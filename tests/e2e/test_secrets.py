@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 from storage import ledger
 from tests.e2e.backends import BACKENDS, mongo_bodies, store_overrides
 from tests.e2e.conversation import Conversation
+from tests.factories import make_user
 from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 from tests.fakes.openai_server import tool
 
@@ -119,39 +120,103 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
     assert CPF not in stores["chat log"] and CPF not in stores["log output"]
 
 
-def test_a_database_blip_at_the_password_redaction_neither_retries_the_turn_nor_leaks_the_password(
-        make_live_app, openai_server, twilio_server):
-    """The ledger refuses the password's redaction once (a PostgreSQL trigger, counted by a sequence
-    that a rollback does not undo): the worker tries the redaction again instead of running the turn
-    again, which would hand the password, now outside any dialogue, to the model."""
-    name = f"wa_redact_{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def fresh_pg_url():
+    """A new PostgreSQL database of its own (its triggers stay in it); dropped afterwards."""
+    name = f"wa_blip_{uuid.uuid4().hex[:10]}"
     admin_sql(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    try:
-        live = make_live_app(DATABASE_URL=url)
-        with live.services.db.engine.begin() as conn:
-            conn.execute(text("CREATE SEQUENCE redaction_blips"))
-            conn.execute(text(
-                "CREATE FUNCTION refuse_first_redaction() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF NEW.body IS DISTINCT FROM OLD.body AND nextval('redaction_blips') = 1 THEN "
-                "RAISE EXCEPTION 'scripted blip'; END IF; RETURN NEW; END $$"))
-            conn.execute(text("CREATE TRIGGER redaction_blip BEFORE UPDATE ON inbound_messages "
-                              "FOR EACH ROW EXECUTE FUNCTION refuse_first_redaction()"))
-        openai_server.on(r"N[ÃA]O POSSUO CADASTRO", tool("register_user"))
-        chat = Conversation(live, twilio_server, ALICE)
-        chat.say("NÃO POSSUO CADASTRO")
-        chat.say("Ana Souza")
-        chat.say(CPF)
-        assert "Cadastro concluído" in chat.say(PASSWORD)
-        time.sleep(1.5)  # longer than the dispatcher's pause before a retry
-        replies = [m.body for m in twilio_server.messages(to=f"whatsapp:{ALICE}")]
-        assert len(replies) == 4 and "Cadastro concluído" in replies[-1], "one reply per message, no retry"
-        assert PASSWORD not in json.dumps(openai_server.chat_requests())
-        with live.services.db.engine.connect() as conn:
-            assert conn.execute(text("SELECT nextval('redaction_blips')")).scalar_one() >= 3, "the blip happened"
-            ids = conn.execute(text("SELECT id FROM inbound_messages ORDER BY id")).scalars().all()
-        rows = [ledger.get_entry(live.services.db, entry_id) for entry_id in ids]
-        assert (rows[-1].body, rows[-1].status) == ("[senha]", "done")
-        assert PASSWORD not in str([row.body for row in rows])
-    finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fail_once(live, table: str, event: str, when: str) -> None:
+    """Make PostgreSQL refuse the first `event` on `table` whose row matches `when`: a trigger,
+    counting with a sequence, which the refused transaction's rollback does not undo."""
+    with live.services.db.engine.begin() as conn:
+        conn.execute(text("CREATE SEQUENCE blips"))
+        conn.execute(text(
+            "CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF ({when}) AND nextval('blips') = 1 THEN RAISE EXCEPTION 'scripted blip'; END IF; "
+            "RETURN NEW; END $$"))
+        conn.execute(text(f"CREATE TRIGGER blip BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_once()"))
+
+
+def blips(live) -> int:
+    """How many rows the trigger of `fail_once` has looked at so far (the sequence's next value - 1)."""
+    with live.services.db.engine.connect() as conn:
+        return conn.execute(text("SELECT nextval('blips')")).scalar_one() - 1
+
+
+def assert_kept_out_everywhere(live, openai_server, twilio_server) -> None:
+    """The password is in no model request, reply, chat-log line or ledger body."""
+    assert PASSWORD not in json.dumps(openai_server.chat_requests())
+    replies = [m.body for m in twilio_server.messages(to=f"whatsapp:{ALICE}")]
+    assert PASSWORD not in "\n".join(replies + [m.body for m in live.services.chatlog.list(ALICE).items])
+    with live.services.db.engine.connect() as conn:
+        ids = conn.execute(text("SELECT id FROM inbound_messages ORDER BY id")).scalars().all()
+    rows = [ledger.get_entry(live.services.db, entry_id) for entry_id in ids]
+    assert PASSWORD not in str([row.body for row in rows])
+    assert (rows[-1].body, rows[-1].status) == ("[senha]", "done")
+
+
+def _up_to_the_password(live, openai_server, twilio_server) -> Conversation:
+    openai_server.on(r"N[ÃA]O POSSUO CADASTRO", tool("register_user"))
+    chat = Conversation(live, twilio_server, ALICE)
+    chat.say("NÃO POSSUO CADASTRO")
+    chat.say("Ana Souza")
+    assert "senha" in chat.say(CPF)
+    return chat
+
+
+def test_a_database_blip_at_the_password_redaction_neither_retries_the_turn_nor_leaks_the_password(
+        make_live_app, fresh_pg_url, openai_server, twilio_server):
+    """The ledger refuses the password's redaction once: the worker tries the redaction again
+    instead of running the turn again, which would hand the password, now outside any dialogue,
+    to the model."""
+    live = make_live_app(DATABASE_URL=fresh_pg_url)
+    fail_once(live, "inbound_messages", "UPDATE", "NEW.body IS DISTINCT FROM OLD.body")
+    chat = _up_to_the_password(live, openai_server, twilio_server)
+    assert "Cadastro concluído" in chat.say(PASSWORD)
+    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+    replies = [m.body for m in twilio_server.messages(to=f"whatsapp:{ALICE}")]
+    assert len(replies) == 4 and "Cadastro concluído" in replies[-1], "one reply per message, no retry"
+    assert blips(live) >= 2, "the blip happened"
+    assert_kept_out_everywhere(live, openai_server, twilio_server)
+
+
+def test_a_database_blip_inside_the_password_step_answers_the_turn_instead_of_retrying_it(
+        make_live_app, fresh_pg_url, openai_server, twilio_server):
+    """Creating the account fails once, after the dialogue was closed: a retry would find no dialogue
+    and give the password to the model. The turn is answered instead, and registering again works."""
+    live = make_live_app(DATABASE_URL=fresh_pg_url)
+    fail_once(live, "users", "INSERT", "true")
+    chat = _up_to_the_password(live, openai_server, twilio_server)
+    assert "Não consegui concluir" in chat.say(PASSWORD)
+    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+    assert len(twilio_server.messages(to=f"whatsapp:{ALICE}")) == 4, "one reply per message, no retry"
+    assert blips(live) == 1, "the blip happened"
+    assert_kept_out_everywhere(live, openai_server, twilio_server)
+    chat.say("NÃO POSSUO CADASTRO")
+    chat.say("Ana Souza")
+    chat.say(CPF)
+    assert "Cadastro concluído" in chat.say(PASSWORD)
+
+
+def test_a_database_blip_inside_the_login_password_step_answers_the_turn_instead_of_retrying_it(
+        make_live_app, fresh_pg_url, openai_server, twilio_server):
+    """Recording the login attempt fails once, after the login dialogue was closed."""
+    live = make_live_app(DATABASE_URL=fresh_pg_url)
+    make_user(live.services.db, ALICE, name="Ana Souza", cpf=CPF, password=PASSWORD, logged_in=False)
+    fail_once(live, "logins", "INSERT", "true")
+    openai_server.on(r"^entrar$", tool("login"))
+    chat = Conversation(live, twilio_server, ALICE)
+    chat.say("entrar")
+    assert "senha" in chat.say(CPF)
+    assert "Não consegui concluir" in chat.say(PASSWORD)
+    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+    assert len(twilio_server.messages(to=f"whatsapp:{ALICE}")) == 3, "one reply per message, no retry"
+    assert blips(live) == 1, "the blip happened"
+    assert_kept_out_everywhere(live, openai_server, twilio_server)
+    chat.say("entrar")
+    chat.say(CPF)
+    assert "Login feito" in chat.say(PASSWORD)

@@ -81,6 +81,32 @@ class Database:
             finally:
                 _leave_autocommit(conn, dbapi_connection)
 
+    @contextmanager
+    def durable_statement(self) -> Iterator[Connection]:
+        """`statement()` whose commit is on disk when the block ends, power loss included: for what
+        must never be lost once acknowledged (the webhook's ledger insert, answered 200 to Twilio,
+        which then never sends it again). PostgreSQL commits that way already (synchronous_commit
+        is on by default). SQLite runs in WAL mode with synchronous=NORMAL, which survives a crash
+        of the process but not of the machine, and stays so for every other write (a lost status
+        update only means a turn answered again); this block switches its connection to
+        synchronous=FULL, which syncs the WAL at the commit (about 0.6 ms of wall here)."""
+        if self.dialect != "sqlite":
+            with self.statement() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            try:
+                yield conn
+                conn.commit()
+            finally:
+                conn.rollback()
+                try:
+                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                    conn.commit()
+                except Exception:
+                    conn.invalidate()  # never pooled in the slower mode, nor with its error pending
+
     def retry_on_disconnect(self, work: Callable[[], T], retries: int = 1) -> T:
         """Call `work`, again (up to `retries` times) when it failed because its connection was dead:
         SQLAlchemy has then invalidated the pool, so the next try connects afresh. For work that

@@ -64,7 +64,8 @@ def _entry(row: InboundMessage) -> LedgerEntry:
 
 def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
                   media: list[dict[str, Any]] | None = None, profile_name: str | None = None) -> int | None:
-    """Insert a new inbound message; returns its id, or None when the MessageSid is already there.
+    """Insert a new inbound message, on disk when this returns (`Database.durable_statement`); returns
+    its id, or None when the MessageSid is already there.
 
     Tried once more when its connection turns out dead (the server restarted since that connection
     was last used, see PING_AFTER_IDLE in db.py): a delivery lost here is a message never answered."""
@@ -72,7 +73,7 @@ def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
            "profile_name": profile_name, "status": "queued", "attempts": 0}
 
     def insert() -> int:
-        with db.statement() as conn:
+        with db.durable_statement() as conn:
             return conn.execute(_INSERT, row).inserted_primary_key[0]
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from storage import ledger
 from storage.db import Database
@@ -86,3 +86,43 @@ def test_on_sqlite_a_statement_block_is_an_ordinary_transaction(sqlite_db):
     with sqlite_db.statement() as conn:
         conn.execute(_LEDGER.insert(), _row("SMst8"))
     assert _stored(sqlite_db, "SMst8") == 1
+
+
+@pytest.fixture
+def traced_sqlite(sqlite_db):
+    """(Database over the test SQLite file, list of every SQL its connections send to SQLite)."""
+    sent: list[str] = []
+    database = Database(sqlite_db.url, pool_size=1)
+    event.listen(database.engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(sent.append))
+    yield database, sent
+    database.dispose()
+
+
+def _synchronous(database: Database) -> int:
+    with database.statement() as conn:
+        return conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+
+
+def test_the_ledger_insert_commits_with_sqlite_syncing_the_wal_and_other_writes_do_not(traced_sqlite):
+    database, sent = traced_sqlite
+    assert _synchronous(database) == 1, "NORMAL for ordinary writes"
+    sent.clear()
+    entry_id = ledger.add_to_ledger(database, "SMdurable0001", "+5511900000001", "oi")
+    steps = [s for s in sent if s.startswith(("PRAGMA", "INSERT", "COMMIT"))]
+    assert steps[0] == "PRAGMA synchronous=FULL" and steps[1].startswith("INSERT INTO inbound_messages")
+    assert steps[2:] == ["COMMIT", "PRAGMA synchronous=NORMAL"], "synced at its commit, then back to NORMAL"
+    assert _synchronous(database) == 1 and ledger.get_entry(database, entry_id).message_sid == "SMdurable0001"
+
+
+def test_a_refused_durable_insert_leaves_its_connection_normal(traced_sqlite):
+    database, _sent = traced_sqlite
+    assert ledger.add_to_ledger(database, "SMdurable0002", "+5511900000001", "oi") is not None
+    assert ledger.add_to_ledger(database, "SMdurable0002", "+5511900000001", "de novo") is None
+    assert _synchronous(database) == 1
+
+
+def test_postgresql_commits_durably_by_itself(one_connection):
+    with one_connection.durable_statement() as conn:
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+        conn.execute(_LEDGER.insert().values(**_row("SMdurable0003")))
+    assert _stored(one_connection, "SMdurable0003") == 1

@@ -20,6 +20,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # die between ping and statement either way); a statement that still meets a dead one fails once
 # and invalidates the pool, and work that must not be lost goes through Database.retry_on_disconnect.
 PING_AFTER_IDLE = 1.0
+CONNECT_TIMEOUT = 5  # seconds for a new PostgreSQL connection, unless the URL sets connect_timeout
 _IDLE_SINCE = "idle_since"
 T = TypeVar("T")
 
@@ -149,6 +150,10 @@ def make_engine(url: str, pool_size: int = 10, ping_after_idle: float = PING_AFT
                                pool_size=pool_size, max_overflow=20, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # libpq waits on a host that drops packets for as long as TCP does (minutes): the webhook
+        # must learn within Twilio's 15 s that the database is away, to keep the message elsewhere.
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **options.get("connect_args", {})}
     engine = create_engine(url, pool_size=pool_size, max_overflow=20, **options)
     _ping_when_idle(engine, ping_after_idle)
     return engine

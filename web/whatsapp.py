@@ -3,16 +3,21 @@
 The path to the 200 holds only the signature check and one ledger insert; the model runs later in
 the worker: the worker process (WORKER_MODE=process) gets a nudge, worker threads in this process
 (WORKER_MODE=thread) get the row. In REPLY_MODE=twiml the reply is computed here and returned as
-TwiML instead.
+TwiML instead. In REPLY_MODE=rest a database that refuses the insert does not cost the message
+(Twilio never retries a failed webhook): it goes to the spool (storage/spool.py), and so do the
+messages after it until the worker has moved them into the ledger.
 """
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import DBAPIError
 
 from channels.twilio_inbound import BadInbound, parse_form, signature_is_valid, twiml, webhook_url
+from common.clock import utcnow
 from storage import ledger
+from storage.spool import SpooledMessage
 from worker.nudge import Nudge
 
 from .errors import error_response
@@ -43,8 +48,18 @@ def whatsapp_webhook():
         return error_response(400, "bad_request", str(exc))
     if not config.public_base_url:
         runtime.services.public_url.remember(request.host_url)
-    entry_id = ledger.add_to_ledger(runtime.services.db, message.message_sid, message.sender, message.body,
-                                    message.media, message.profile_name)
+    spooling = config.reply_mode == "rest"
+    if spooling and runtime.spool.pending():
+        return _spool(runtime, message)  # behind the messages already waiting there, in order
+    try:
+        entry_id = ledger.add_to_ledger(runtime.services.db, message.message_sid, message.sender, message.body,
+                                        message.media, message.profile_name)
+    except DBAPIError as exc:
+        if not spooling:
+            raise
+        log.warning("the database refused a new message (%s); keeping it in %s", type(exc).__name__,
+                    runtime.spool.path)
+        return _spool(runtime, message)
     if entry_id is None:
         log.info("duplicate MessageSid acknowledged without processing")
         return _twiml_response(twiml())
@@ -54,4 +69,11 @@ def whatsapp_webhook():
         current_app.extensions["worker_nudger"].send(Nudge(entry_id, message.sender, bool(message.media)))
     else:
         runtime.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
+    return _twiml_response(twiml())
+
+
+def _spool(runtime, message) -> Response:
+    """Keep the message on disk for the worker to move into the ledger; then it is safe to say 200."""
+    runtime.spool.append(SpooledMessage(message.message_sid, message.sender, message.body, list(message.media),
+                                        message.profile_name, utcnow().isoformat()))
     return _twiml_response(twiml())

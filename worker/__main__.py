@@ -51,7 +51,7 @@ def run(config: Config) -> None:
     """Serve the ledger until SIGTERM/SIGINT (or until the parent `python app.py` is gone)."""
     from app import configure_logging, settle_heap
     from services import build_services
-    from worker.runtime import AssistantRuntime
+    from worker.runtime import SPOOL_CHECK_SECONDS, AssistantRuntime
 
     configure_logging(config.log_level)
     if not config.separate_worker:
@@ -67,15 +67,17 @@ def run(config: Config) -> None:
     runtime.assistant.warm_up()
     settle_heap()
     listener = open_listener(config)
+    runtime.drain_spool()  # messages the webhook kept while the database was down go first
     feed = LedgerFeed(runtime.services.db, runtime.dispatcher, listener).start()
     log.info("worker process %d started: %d turn threads, nice %d, nudges at %s", os.getpid(),
              config.worker_threads, config.worker_nice, listener.path if listener else "(polling only)")
     parent = int(os.environ.get(PARENT_ENV) or 0)
     next_cleanup = time.monotonic()
-    while not stop.wait(1.0):
+    while not stop.wait(SPOOL_CHECK_SECONDS):
         if parent and os.getppid() != parent:
             log.error("python app.py (pid %d) is gone; stopping", parent)
             break
+        runtime.drain_spool()
         if time.monotonic() >= next_cleanup:
             next_cleanup = time.monotonic() + CLEANUP_SECONDS
             clean_up(runtime.services.media)

@@ -9,12 +9,14 @@ from agent.runtime import Assistant
 from channels.chunking import split_message
 from channels.twilio_inbound import twiml
 from storage import ledger
+from storage.spool import InboundSpool, SpooledMessage
 
 from .after_send import FILE_NAME as JOURNAL_FILE, AfterSendJournal
 from .dispatcher import Dispatcher
 from .turns import APOLOGY, TurnProcessor
 
 log = logging.getLogger(__name__)
+SPOOL_CHECK_SECONDS = 1.0  # how often the worker side looks for messages the webhook spooled
 
 
 class AssistantRuntime:
@@ -31,11 +33,34 @@ class AssistantRuntime:
                                      threads=config.worker_threads, burst_window=config.burst_window_seconds,
                                      max_attempts=config.max_attempts, gate=services.gate, journal=self.journal)
         self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self.spool = InboundSpool(config.data_dir)
+        self._stopped = threading.Event()
 
     def start(self) -> None:
-        """Start taking work, beginning with what a crash left in the ledger."""
+        """Start taking work, beginning with what a crash left in the ledger; then keep moving what
+        the webhook spooled while the database was down into the ledger (WORKER_MODE=thread)."""
         self.assistant.warm_up()
+        self.drain_spool()
         self.dispatcher.recover()
+        threading.Thread(target=self._drain_loop, name="spool-drain", daemon=True).start()
+
+    def drain_spool(self) -> int:
+        """Move the messages the webhook kept in the spool into the ledger, in order and with their
+        arrival time, and queue them; the rest waits while the database still refuses. Never raises."""
+        if not self.spool.pending():
+            return 0
+
+        def move(message: SpooledMessage) -> None:
+            entry_id = ledger.add_to_ledger(self.services.db, message.message_sid, message.sender, message.body,
+                                            message.media, message.profile_name, message.arrived)
+            if entry_id is not None:
+                self.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
+
+        return self.spool.drain(move)
+
+    def _drain_loop(self) -> None:
+        while not self._stopped.wait(SPOOL_CHECK_SECONDS):
+            self.drain_spool()
 
     def answer_inline(self, entry_id: int, sender: str) -> str:
         """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time."""
@@ -56,5 +81,6 @@ class AssistantRuntime:
 
     def stop(self) -> None:
         """Stop the worker pool; unfinished rows stay queued in the ledger."""
+        self._stopped.set()
         self.dispatcher.stop()
         self.services.close()

@@ -6,32 +6,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 
 import pytest
 from sqlalchemy import text
 
 from storage.db import Database
 from tests.fakes.openai_server import say
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.fixtures.app import wait_until
-from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 
 pytestmark = pytest.mark.slow
 ALICE = "+5511999990031"
 TO = f"whatsapp:{ALICE}"
-
-
-@pytest.fixture
-def pg_behind_proxy():
-    """(proxy, URL through it, direct URL) of a fresh database; dropped afterwards."""
-    name = f"wa_blip_{uuid.uuid4().hex[:10]}"
-    admin_sql(f'CREATE DATABASE "{name}"')
-    proxy = TcpProxy(PG_HOST, PG_PORT).start()
-    yield proxy, f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{proxy.port}/{name}", \
-        f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    proxy.stop()
-    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ledger_and_log(direct_url: str) -> tuple[list[str], list[str]]:

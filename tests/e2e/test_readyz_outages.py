@@ -5,28 +5,13 @@ itself keeps running for everyone else). S3: a moto server of this test's own, s
 """
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
 from storage.media.s3 import make_client
-from tests.fakes.tcp_proxy import TcpProxy
-from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pg_behind_proxy():
-    """(proxy, URL of a fresh database reached through it); the database is dropped afterwards."""
-    name = f"wa_readyz_{uuid.uuid4().hex[:10]}"
-    admin_sql(f'CREATE DATABASE "{name}"')
-    proxy = TcpProxy(PG_HOST, PG_PORT).start()
-    yield proxy, f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{proxy.port}/{name}"
-    proxy.stop()
-    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -54,7 +39,7 @@ def readyz(live) -> requests.Response:
 
 
 def test_readyz_names_postgresql_when_it_stops_answering(make_live_app, pg_behind_proxy):
-    proxy, url = pg_behind_proxy
+    proxy, url, _direct = pg_behind_proxy
     live = make_live_app(with_model=False, with_twilio=False, start_worker=False, DATABASE_URL=url)
     assert live.services.db.dialect == "postgresql"
     ready = readyz(live)

@@ -91,3 +91,24 @@ def test_the_worker_child_answers_and_is_restarted_when_it_dies(app_py, twilio_s
     assert proc.wait(timeout=15) == 0
     assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
     db.dispose()
+
+
+def test_the_worker_process_moves_spooled_messages_into_the_ledger_and_answers_them(app_py, twilio_server):
+    """What a web process kept in the spool while the database was down (written here as it would
+    write it, sealed with the app's key) is moved into the ledger and answered by the worker child."""
+    from storage import sealing
+    from storage.spool import InboundSpool, SpooledMessage
+
+    _url, _proc, data_dir = app_py
+    sealing.configure(app_environment(data_dir)["SECRET_KEY"])
+    InboundSpool(data_dir).append(SpooledMessage("SMspooled0001", ALICE, "guardada no spool", [], None,
+                                                 "2026-12-03T12:00:00+00:00"))
+    [reply] = twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)
+    assert "guardada no spool" in reply.body
+    assert not InboundSpool(data_dir).pending()
+    db = Database(f"sqlite:///{data_dir / 'app.db'}", pool_size=1)
+    try:
+        assert wait_until(lambda: ledger.get_by_sid(db, "SMspooled0001").status == "done", timeout=15)
+        assert ledger.get_by_sid(db, "SMspooled0001").received_at.isoformat() == "2026-12-03T12:00:00+00:00"
+    finally:
+        db.dispose()

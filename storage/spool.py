@@ -1,0 +1,128 @@
+"""Inbound messages kept in a file while the application database refuses them.
+
+Twilio does not retry a webhook that fails. So when the ledger insert fails (the database down),
+the webhook appends the message to `<DATA_DIR>/inbound-spool.jsonl` (flushed to disk) and still
+answers 200; the worker side moves the file's messages into the ledger, in order and with their
+arrival time, once the database answers. While the file holds anything, new messages join it
+instead of the ledger, so a sender's later message cannot overtake one kept here.
+
+Bodies are sealed like the ledger's (storage/sealing.py): a password typed at a prompt is never
+plaintext on disk. Several web processes may append and several drains may run (one per process
+in WORKER_MODE=thread): every read and write of the file holds an exclusive lock on a lock file
+beside it. Moving a message in twice is harmless: the ledger refuses a MessageSid it holds.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import sealing
+
+log = logging.getLogger(__name__)
+FILE_NAME = "inbound-spool.jsonl"
+
+
+@dataclass
+class SpooledMessage:
+    """One inbound message as the webhook received it, waiting for the ledger."""
+
+    message_sid: str
+    sender: str
+    body: str
+    media: list[dict[str, Any]] = field(default_factory=list)
+    profile_name: str | None = None
+    received_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "body": sealing.seal(self.body)}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SpooledMessage":
+        data = json.loads(text)
+        data["body"] = sealing.unseal(data.get("body") or "")
+        return cls(**data)
+
+    @property
+    def arrived(self) -> datetime:
+        return datetime.fromisoformat(self.received_at)
+
+
+class InboundSpool:
+    """The spool file of one DATA_DIR."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / FILE_NAME
+        self._lock_path = self.path.with_suffix(".lock")
+
+    def pending(self) -> bool:
+        """Whether any message waits in the file (one stat, cheap enough for every webhook)."""
+        try:
+            return self.path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, message: SpooledMessage) -> None:
+        """Keep `message`, on disk before returning."""
+        line = message.to_json() + "\n"
+        with self._locked(), open(self.path, "a", encoding="utf-8") as spool:
+            spool.write(line)
+            spool.flush()
+            os.fsync(spool.fileno())
+
+    def drain(self, move: Callable[[SpooledMessage], None]) -> int:
+        """Hand each kept message to `move` (the ledger insert), oldest first; stop at the first that
+        fails and keep it and the rest for the next drain. Returns how many moved; never raises."""
+        moved = 0
+        try:
+            with self._locked():
+                if not self.pending():
+                    return 0
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+                for index, line in enumerate(lines):
+                    try:
+                        message = SpooledMessage.from_json(line)
+                    except (ValueError, TypeError):
+                        log.warning("skipping an unreadable line of %s", self.path)
+                        continue
+                    try:
+                        move(message)
+                    except Exception as exc:
+                        log.warning("the database still refuses spooled messages (%s); %d kept in %s",
+                                    type(exc).__name__, len(lines) - index, self.path)
+                        self._rewrite(lines[index:])
+                        return moved
+                    moved += 1
+                self._rewrite([])
+        except OSError:
+            log.exception("could not go through %s; trying again later", self.path)
+        if moved:
+            log.info("moved %d message(s) kept while the database was down into the ledger", moved)
+        return moved
+
+    def _rewrite(self, lines: list[str]) -> None:
+        if not lines:
+            self.path.unlink(missing_ok=True)
+            return
+        scratch = self.path.with_suffix(".tmp")
+        with open(scratch, "w", encoding="utf-8") as spool:
+            spool.write("".join(line + "\n" for line in lines))
+            spool.flush()
+            os.fsync(spool.fileno())
+        os.replace(scratch, self.path)

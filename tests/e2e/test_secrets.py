@@ -168,6 +168,15 @@ def _up_to_the_password(live, openai_server, twilio_server) -> Conversation:
     return chat
 
 
+def _password_step_failed_once(live, chat: Conversation, openai_server, twilio_server, replies: int) -> None:
+    """Send the password into a step the database fails once: answered, not retried, kept out."""
+    assert "Não consegui concluir" in chat.say(PASSWORD)
+    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
+    assert len(twilio_server.messages(to=f"whatsapp:{ALICE}")) == replies, "one reply per message, no retry"
+    assert blips(live) == 1, "the blip happened"
+    assert_kept_out_everywhere(live, openai_server, twilio_server)
+
+
 def test_a_database_blip_at_the_password_redaction_neither_retries_the_turn_nor_leaks_the_password(
         make_live_app, fresh_pg_url, openai_server, twilio_server):
     """The ledger refuses the password's redaction once: the worker tries the redaction again
@@ -191,11 +200,7 @@ def test_a_database_blip_inside_the_password_step_answers_the_turn_instead_of_re
     live = make_live_app(DATABASE_URL=fresh_pg_url)
     fail_once(live, "users", "INSERT", "true")
     chat = _up_to_the_password(live, openai_server, twilio_server)
-    assert "Não consegui concluir" in chat.say(PASSWORD)
-    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
-    assert len(twilio_server.messages(to=f"whatsapp:{ALICE}")) == 4, "one reply per message, no retry"
-    assert blips(live) == 1, "the blip happened"
-    assert_kept_out_everywhere(live, openai_server, twilio_server)
+    _password_step_failed_once(live, chat, openai_server, twilio_server, replies=4)
     chat.say("NÃO POSSUO CADASTRO")
     chat.say("Ana Souza")
     chat.say(CPF)
@@ -212,11 +217,7 @@ def test_a_database_blip_inside_the_login_password_step_answers_the_turn_instead
     chat = Conversation(live, twilio_server, ALICE)
     chat.say("entrar")
     assert "senha" in chat.say(CPF)
-    assert "Não consegui concluir" in chat.say(PASSWORD)
-    time.sleep(1.5)  # longer than the dispatcher's pause before a retry
-    assert len(twilio_server.messages(to=f"whatsapp:{ALICE}")) == 3, "one reply per message, no retry"
-    assert blips(live) == 1, "the blip happened"
-    assert_kept_out_everywhere(live, openai_server, twilio_server)
+    _password_step_failed_once(live, chat, openai_server, twilio_server, replies=3)
     chat.say("entrar")
     chat.say(CPF)
     assert "Login feito" in chat.say(PASSWORD)

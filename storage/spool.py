@@ -16,12 +16,13 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from common.durable_files import append_line, rewrite_lines
 
 from . import sealing
 
@@ -80,11 +81,8 @@ class InboundSpool:
 
     def append(self, message: SpooledMessage) -> None:
         """Keep `message`, on disk before returning."""
-        line = message.to_json() + "\n"
-        with self._locked(), open(self.path, "a", encoding="utf-8") as spool:
-            spool.write(line)
-            spool.flush()
-            os.fsync(spool.fileno())
+        with self._locked():
+            append_line(self.path, message.to_json())
 
     def drain(self, move: Callable[[SpooledMessage], None]) -> int:
         """Hand each kept message to `move` (the ledger insert), oldest first; stop at the first that
@@ -117,12 +115,4 @@ class InboundSpool:
         return moved
 
     def _rewrite(self, lines: list[str]) -> None:
-        if not lines:
-            self.path.unlink(missing_ok=True)
-            return
-        scratch = self.path.with_suffix(".tmp")
-        with open(scratch, "w", encoding="utf-8") as spool:
-            spool.write("".join(line + "\n" for line in lines))
-            spool.flush()
-            os.fsync(spool.fileno())
-        os.replace(scratch, self.path)
+        rewrite_lines(self.path, lines)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.durable_files import append_line, rewrite_lines
 from storage import ledger
 from storage.chatlog import LoggedMessage
 
@@ -89,11 +89,7 @@ class AfterSendJournal:
     def owe(self, owed: Owed) -> None:
         """Keep what a sent turn could not record, on disk before returning."""
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as journal:
-                journal.write(owed.to_json() + "\n")
-                journal.flush()
-                os.fsync(journal.fileno())
+            append_line(self.path, owed.to_json())
             self._pending = True
 
     def owed(self) -> list[Owed]:
@@ -149,13 +145,5 @@ class AfterSendJournal:
         return paid
 
     def _rewrite(self, remaining: list[Owed]) -> None:
-        if not remaining:
-            self.path.unlink(missing_ok=True)
-            self._pending = False
-            return
-        scratch = self.path.with_suffix(".tmp")
-        with open(scratch, "w", encoding="utf-8") as journal:
-            journal.write("".join(owed.to_json() + "\n" for owed in remaining))
-            journal.flush()
-            os.fsync(journal.fileno())
-        os.replace(scratch, self.path)
+        rewrite_lines(self.path, [owed.to_json() for owed in remaining])
+        self._pending = bool(remaining)

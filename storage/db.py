@@ -101,8 +101,8 @@ class Database:
                 yield conn
                 conn.commit()
             finally:
-                conn.rollback()
                 try:
+                    conn.rollback()  # nothing left after the commit; the block's work if it raised
                     conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
                     conn.commit()
                 except Exception:

@@ -61,6 +61,7 @@ class InboundSpool:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE_NAME
         self._lock_path = self.path.with_suffix(".lock")
+        self._refused = False  # the last drain met a refusal: say so once per outage, not every second
 
     def pending(self) -> bool:
         """Whether any message waits in the file (one stat, cheap enough for every webhook)."""
@@ -102,17 +103,17 @@ class InboundSpool:
                     try:
                         move(message)
                     except Exception as exc:
-                        log.warning("the database still refuses spooled messages (%s); %d kept in %s",
-                                    type(exc).__name__, len(lines) - index, self.path)
-                        self._rewrite(lines[index:])
+                        log.log(logging.DEBUG if self._refused else logging.WARNING,
+                                "the database still refuses spooled messages (%s); %d kept in %s",
+                                type(exc).__name__, len(lines) - index, self.path)
+                        self._refused = True
+                        rewrite_lines(self.path, lines[index:])
                         return moved
                     moved += 1
-                self._rewrite([])
+                rewrite_lines(self.path, [])
+                self._refused = False
         except OSError:
             log.exception("could not go through %s; trying again later", self.path)
         if moved:
             log.info("moved %d message(s) kept while the database was down into the ledger", moved)
         return moved
-
-    def _rewrite(self, lines: list[str]) -> None:
-        rewrite_lines(self.path, lines)

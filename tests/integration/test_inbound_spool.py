@@ -2,6 +2,7 @@
 file, sealed, and move into the ledger in order, with their arrival time, once it answers."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -70,3 +71,24 @@ def test_drained_into_the_ledger_with_the_arrival_time_and_only_once(db, tmp_pat
     assert spool.drain(move) == 2
     entry = ledger.get_by_sid(db, "SMspool0001")
     assert (entry.body, entry.status, entry.received_at) == ("mensagem 1", "queued", AT + timedelta(seconds=1))
+
+
+def _warnings(caplog) -> int:
+    return sum(1 for r in caplog.records if r.levelno >= logging.WARNING and "still refuses" in r.getMessage())
+
+
+def test_a_refusing_database_is_reported_once_per_outage(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="storage.spool")
+    spool = InboundSpool(tmp_path)
+    spool.append(_message(1))
+
+    def refuse(_message: SpooledMessage) -> None:
+        raise ConnectionError("database away")
+
+    for _ in range(3):
+        spool.drain(refuse)
+    assert _warnings(caplog) == 1 and caplog.text.count("still refuses") == 3, "later tries at debug level"
+    spool.drain(lambda _m: None)
+    spool.append(_message(2))
+    spool.drain(refuse)
+    assert _warnings(caplog) == 2, "a new outage is reported again"

@@ -9,6 +9,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from common.phones import normalize_phone
 
+# The ledger's profile_name column; WhatsApp's own limit is far below it.
+PROFILE_NAME_MAX = 200
+
 
 class BadInbound(ValueError):
     """The form lacks what every Twilio message has (MessageSid, From)."""
@@ -25,10 +28,16 @@ class IncomingMessage:
     profile_name: str | None = None
 
 
+def _text(value: str | None) -> str:
+    """A form value as the stores can keep it: PostgreSQL's text cannot hold a NUL character."""
+    return (value or "").replace("\x00", "").strip()
+
+
 def parse_form(form: Mapping[str, str]) -> IncomingMessage:
-    """Build an IncomingMessage from Twilio's form fields (From, Body, NumMedia, MediaUrl{i}, ...)."""
+    """Build an IncomingMessage from Twilio's form fields (From, Body, NumMedia, MediaUrl{i}, ...),
+    cleaned so that every store can hold it (a value the database refuses would lose the message)."""
     sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not sid or len(sid) > 64:
+    if not sid or len(sid) > 64 or not sid.isprintable():
         raise BadInbound("MessageSid is missing or malformed")
     try:
         sender = normalize_phone(form.get("From", ""))
@@ -40,8 +49,8 @@ def parse_form(form: Mapping[str, str]) -> IncomingMessage:
         count = 0
     media = [{"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
              for i in range(count) if form.get(f"MediaUrl{i}")]
-    return IncomingMessage(sid, sender, (form.get("Body") or "").strip(), media,
-                           (form.get("ProfileName") or None))
+    return IncomingMessage(sid, sender, _text(form.get("Body")), media,
+                           _text(form.get("ProfileName"))[:PROFILE_NAME_MAX] or None)
 
 
 def signature_is_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:

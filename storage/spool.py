@@ -10,6 +10,12 @@ Bodies are sealed like the ledger's (storage/sealing.py): a password typed at a 
 plaintext on disk. Several web processes may append and several drains may run (one per process
 in WORKER_MODE=thread): every read and write of the file holds an exclusive lock on a lock file
 beside it. Moving a message in twice is harmless: the ledger refuses a MessageSid it holds.
+
+A message the database refuses for good (a value it can never hold: `DataError`, an integrity
+error, a string PostgreSQL cannot take) or a line that cannot be read back must not hold up every
+later message: it is set aside, whole, in `inbound-spool.rejected.jsonl` with the reason, logged as
+an error, and counted where operators look (/readyz, the dashboard). Everything else (the server
+away, a timeout) keeps the message and the rest for the next drain.
 """
 from __future__ import annotations
 
@@ -22,12 +28,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from common.durable_files import append_line, rewrite_lines
 
 from . import sealing
 
 log = logging.getLogger(__name__)
 FILE_NAME = "inbound-spool.jsonl"
+REJECTED_FILE_NAME = "inbound-spool.rejected.jsonl"
+# Refusals no later try can change; anything else is taken for an outage and waits.
+REFUSED_FOR_GOOD = (DataError, IntegrityError, ValueError, TypeError, KeyError)
 
 
 @dataclass
@@ -60,6 +71,7 @@ class InboundSpool:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE_NAME
+        self.rejected_path = Path(data_dir) / REJECTED_FILE_NAME
         self._lock_path = self.path.with_suffix(".lock")
         self._refused = False  # the last drain met a refusal: say so once per outage, not every second
 
@@ -69,6 +81,11 @@ class InboundSpool:
             return self.path.stat().st_size > 0
         except FileNotFoundError:
             return False
+
+    def counts(self) -> tuple[int, int]:
+        """(messages waiting, messages set aside as refused for good), read without the lock: a
+        figure for operators, not a decision."""
+        return _count_lines(self.path), _count_lines(self.rejected_path)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -86,8 +103,9 @@ class InboundSpool:
             append_line(self.path, message.to_json())
 
     def drain(self, move: Callable[[SpooledMessage], None]) -> int:
-        """Hand each kept message to `move` (the ledger insert), oldest first; stop at the first that
-        fails and keep it and the rest for the next drain. Returns how many moved; never raises."""
+        """Hand each kept message to `move` (the ledger insert), oldest first. A refusal for good sets
+        that one message aside and goes on; any other failure stops the drain and keeps that message
+        and the rest for the next one. Returns how many moved; never raises."""
         moved = 0
         try:
             with self._locked():
@@ -95,13 +113,13 @@ class InboundSpool:
                     return 0
                 lines = self.path.read_text(encoding="utf-8").splitlines()
                 for index, line in enumerate(lines):
-                    try:
-                        message = SpooledMessage.from_json(line)
-                    except (ValueError, TypeError):
-                        log.warning("skipping an unreadable line of %s", self.path)
+                    if not line.strip():
                         continue
                     try:
-                        move(message)
+                        move(SpooledMessage.from_json(line))
+                    except REFUSED_FOR_GOOD as exc:
+                        self._set_aside(line, exc)
+                        continue
                     except Exception as exc:
                         log.log(logging.DEBUG if self._refused else logging.WARNING,
                                 "the database still refuses spooled messages (%s); %d kept in %s",
@@ -117,3 +135,23 @@ class InboundSpool:
         if moved:
             log.info("moved %d message(s) kept while the database was down into the ledger", moved)
         return moved
+
+    def _set_aside(self, line: str, exc: Exception) -> None:
+        """Keep a message that can never enter the ledger, as it was, in the rejected file."""
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        append_line(self.rejected_path, json.dumps({"rejected_at": datetime.now().astimezone().isoformat(),
+                                                    "reason": reason, "line": line}, ensure_ascii=False))
+        log.error("a spooled message can never enter the ledger (%s); set aside in %s", reason, self.rejected_path)
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own message, first line only: SQLAlchemy's text would carry the statement's values."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as file:
+            return sum(1 for line in file if line.strip())
+    except FileNotFoundError:
+        return 0

@@ -20,6 +20,10 @@ def _services():
     return current_app.extensions["assistant"].services
 
 
+def _spool():
+    return current_app.extensions["assistant"].spool
+
+
 def _image_sources() -> str:
     config = _services().config
     if config.s3_endpoint:
@@ -54,7 +58,7 @@ def _page_url(**changes: object) -> str:
 @bp.get("/report")
 def report():
     """The HTML dashboard."""
-    data = build_report(_services(), request.args)
+    data = build_report(_services(), request.args, _spool())
     return render_template("report.html", report=data, chart=chart_bars(data["messages_per_day"]),
                            page_url=_page_url, token_mode=bool(_services().config.admin_token))
 
@@ -62,7 +66,7 @@ def report():
 @bp.get("/get-report-data")
 def report_data():
     """The report as JSON (same query parameters as /report)."""
-    return jsonify(build_report(_services(), request.args))
+    return jsonify(build_report(_services(), request.args, _spool()))
 
 
 def _safe_next(target: str | None) -> str:

@@ -3,7 +3,9 @@
 Both are open, like the webhook: load balancers and orchestrators probe them without the admin
 token. /readyz therefore says only which store fails (database, chat_log, media_store, session_db),
 never why: the exception goes to the log. Checks run in parallel, each bounded by CHECK_TIMEOUT, so
-a store that hangs is reported as failing instead of hanging the probe.
+a store that hangs is reported as failing instead of hanging the probe. Beside the checks it counts
+the inbound spool: messages kept on disk while the database refused them (`waiting`) and those it
+can never take (`set_aside`, see storage/spool.py); counts only, and they do not change the status.
 """
 from __future__ import annotations
 
@@ -57,13 +59,21 @@ def run_checks(checks: dict[str, Callable[[], None]], timeout: float = CHECK_TIM
     return results
 
 
+def spool_counts(runtime) -> dict[str, int]:
+    """Messages the spool holds for the ledger, and those it set aside for good."""
+    waiting, set_aside = runtime.spool.counts()
+    return {"waiting": waiting, "set_aside": set_aside}
+
+
 @bp.get("/readyz")
 def readyz():
     """200 when every configured store answers; 503 naming the ones that do not."""
-    results = run_checks(store_checks(current_app.extensions["assistant"]))
+    runtime = current_app.extensions["assistant"]
+    results = run_checks(store_checks(runtime))
     failing = [name for name, result in results.items() if result != "ok"]
+    spool = spool_counts(runtime)
     if failing:
         body = {"error": {"code": "not_ready", "message": f"not answering: {', '.join(failing)}"},
-                "checks": results}
+                "checks": results, "inbound_spool": spool}
         return jsonify(body), 503
-    return jsonify({"status": "ready", "checks": results})
+    return jsonify({"status": "ready", "checks": results, "inbound_spool": spool})

@@ -16,6 +16,7 @@ from .memory_api import iso
 
 if TYPE_CHECKING:
     from services import Services
+    from storage.spool import InboundSpool
 
 THUMBNAIL_TTL = 3600
 CHART_DAYS = 30
@@ -70,8 +71,9 @@ def _todos(services: "Services", paging: params.Paging, owner: str | None) -> di
                       for row in rows]}
 
 
-def build_report(services: "Services", args: Mapping[str, str]) -> dict[str, Any]:
-    """The whole report for the query string `args` (q, user, page/per_page, users_page, todos_page)."""
+def build_report(services: "Services", args: Mapping[str, str], spool: "InboundSpool | None" = None) -> dict[str, Any]:
+    """The whole report for the query string `args` (q, user, page/per_page, users_page, todos_page);
+    with `spool`, the ledger figures count the messages it holds too."""
     owner = params.phone(args.get("user"))
     query = (args.get("q") or "").strip()
     if len(query) > 200:
@@ -85,18 +87,23 @@ def build_report(services: "Services", args: Mapping[str, str]) -> dict[str, Any
         "users": _users(services, params.paging(args, 20, 100, prefix="users_"), owner),
         "todo_lists": _todos(services, params.paging(args, 20, 100, prefix="todos_"), owner),
         "messages_per_day": [{"day": day, "count": count} for day, count in sorted(per_day.items())],
-        "ledger": _ledger(services),
+        "ledger": _ledger(services, spool),
     }
 
 
-def _ledger(services: "Services") -> dict[str, Any]:
-    """Messages waiting for the worker, and how long the oldest has waited (a stuck worker shows here)."""
+def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any]:
+    """Messages waiting for the worker, and how long the oldest has waited (a stuck worker shows here);
+    beside them the spool's: messages still to move into the ledger, and those it set aside for good
+    (each one a message never answered, for the operator to look at)."""
     state = ledger.backlog(services.db)
     waited = state.oldest_queued_seconds(utcnow())
+    spooled, set_aside = spool.counts() if spool is not None else (0, 0)
     return {"queued": state.counts.get("queued", 0), "processing": state.counts.get("processing", 0),
             "failed": state.counts.get("failed", 0), "done": state.counts.get("done", 0),
             "oldest_queued_seconds": round(waited, 1) if waited is not None else None,
-            "stalled": waited is not None and waited > STALLED_AFTER_SECONDS}
+            "stalled": waited is not None and waited > STALLED_AFTER_SECONDS,
+            "spooled": spooled, "spool_set_aside": set_aside,
+            "spool_set_aside_file": str(spool.rejected_path) if set_aside else None}
 
 
 def chart_bars(per_day: list[dict[str, Any]], width: int = 720, height: int = 180) -> dict[str, Any]:

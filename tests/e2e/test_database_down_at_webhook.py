@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 from sqlalchemy import text
 
+from storage import ledger
 from storage.db import Database
 from tests.fakes.openai_server import say
 from tests.fixtures.app import wait_until
@@ -41,6 +43,8 @@ def test_messages_arriving_while_the_database_is_down_are_kept_and_answered_in_o
     assert live.runtime.spool.pending()
     time.sleep(1.5)  # the drain tries and keeps them while the database is away
     assert live.runtime.spool.pending() and twilio_server.messages(to=TO) == []
+    ready = requests.get(f"{live.url}/readyz", timeout=15)
+    assert ready.status_code == 503 and ready.json()["inbound_spool"] == {"waiting": 2, "set_aside": 0}
     proxy.resume()
     assert [m.body for m in twilio_server.wait_for(2, to=TO, timeout=20)] == ["Resposta um.", "Resposta dois."]
     assert not live.runtime.spool.pending()
@@ -48,3 +52,20 @@ def test_messages_arriving_while_the_database_is_down_are_kept_and_answered_in_o
     assert [m.body for m in twilio_server.wait_for(3, to=TO, timeout=15)][-1] == "Resposta três."
     assert wait_until(lambda: [s for _sid, s in ledger_rows(direct)] == ["done"] * 3, timeout=15)
     assert [sid for sid, _status in ledger_rows(direct)] == ["SMdown0001", "SMdown0002", "SMdown0003"]
+
+
+def test_values_postgresql_cannot_hold_are_cleaned_at_the_webhook_not_spooled_forever(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    """A profile name longer than its column and a NUL character (PostgreSQL's text cannot hold
+    one) once made the insert fail with the database up: the message went to the spool, which
+    could never move it, and every later message queued behind it."""
+    _proxy, _url, direct = pg_behind_proxy
+    live = make_live_app(DATABASE_URL=direct, BURST_WINDOW_SECONDS="0")
+    openai_server.on("^nome$", say("Oi!"))
+    openai_server.on("^depois$", say("Oi de novo!"))
+    assert live.send(ALICE, "no\x00me", sid="SMclean0001", profile="N" * 300).status_code == 200
+    assert live.send(ALICE, "depois", sid="SMclean0002").status_code == 200
+    assert [m.body for m in twilio_server.wait_for(2, to=TO, timeout=20)] == ["Oi!", "Oi de novo!"]
+    assert not live.runtime.spool.pending()
+    entry = ledger.get_by_sid(live.services.db, "SMclean0001")
+    assert (entry.body, entry.profile_name) == ("nome", "N" * 200)

@@ -168,3 +168,26 @@ def test_a_stuck_queue_shows_in_the_report(live):
     assert data["queued"] == 1 and data["stalled"] is True and data["oldest_queued_seconds"] >= 120
     page = api(live, "GET", "/report").text
     assert 'id="ledger-stalled"' in page and "python -m worker" in page
+
+
+def test_the_report_counts_the_spool_and_alerts_on_a_message_set_aside(make_live_app):
+    """A worker side that is not running leaves spooled messages waiting: the report counts them.
+    Once drained, a message the database could never take stays visible as an alert."""
+    from storage import ledger
+    from storage.spool import SpooledMessage
+
+    live = make_live_app(ADMIN_TOKEN=TOKEN, start_worker=False)
+    spool = live.runtime.spool
+    spool.append(SpooledMessage("SMspooled0001", ANA, "estou aqui", [], "Ana", "2026-12-03T12:00:00+00:00"))
+    with open(spool.path, "a", encoding="utf-8") as file:
+        file.write('{"message_sid": "SMbroken", "not_a_field": true}\n')
+    data = api(live, "GET", "/get-report-data").json()["ledger"]
+    assert (data["spooled"], data["spool_set_aside"]) == (2, 0)
+    assert '<span id="ledger-spooled">2</span>' in api(live, "GET", "/report").text
+    assert live.runtime.drain_spool() == 1
+    data = api(live, "GET", "/get-report-data").json()["ledger"]
+    assert (data["spooled"], data["spool_set_aside"]) == (0, 1)
+    assert ledger.get_by_sid(live.services.db, "SMspooled0001") is not None
+    assert data["spool_set_aside_file"].endswith("inbound-spool.rejected.jsonl")
+    page = api(live, "GET", "/report").text
+    assert 'id="spool-set-aside"' in page and 'id="ledger-spooled"' not in page

@@ -2,6 +2,7 @@
 file, sealed, and move into the ledger in order, with their arrival time, once it answers."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -50,13 +51,14 @@ def test_a_failing_move_keeps_that_message_and_the_rest_in_order(tmp_path):
     assert moved == ["SMspool0001", "SMspool0002", "SMspool0003"] and not spool.path.exists()
 
 
-def test_a_line_torn_by_a_crash_is_skipped(tmp_path):
+def test_a_line_torn_by_a_crash_is_set_aside(tmp_path):
     spool = InboundSpool(tmp_path)
     spool.append(_message(1))
     with open(spool.path, "a", encoding="utf-8") as torn:
         torn.write('{"message_sid": "SMto')
     moved: list[str] = []
     assert spool.drain(lambda m: moved.append(m.message_sid)) == 1 and moved == ["SMspool0001"]
+    assert spool.counts() == (0, 1)
 
 
 def test_drained_into_the_ledger_with_the_arrival_time_and_only_once(db, tmp_path):
@@ -92,3 +94,38 @@ def test_a_refusing_database_is_reported_once_per_outage(tmp_path, caplog):
     spool.append(_message(2))
     spool.drain(refuse)
     assert _warnings(caplog) == 2, "a new outage is reported again"
+
+
+def test_a_message_the_database_refuses_for_good_is_set_aside_and_the_rest_move_on(pg_db, tmp_path, caplog):
+    """A spool written before the webhook cleaned its input (a 300-character profile name, which
+    PostgreSQL's column refuses with DataError) must not hold every later message back."""
+    spool = InboundSpool(tmp_path)
+    too_long = SpooledMessage("SMspool0002", ALICE, "mensagem 2", [], "N" * 300, (AT + timedelta(seconds=2)).isoformat())
+    for message in (_message(1), too_long, _message(3)):
+        spool.append(message)
+    assert spool.counts() == (3, 0)
+
+    def move(message: SpooledMessage) -> None:
+        ledger.add_to_ledger(pg_db, message.message_sid, message.sender, message.body, message.media,
+                             message.profile_name, message.arrived)
+
+    assert spool.drain(move) == 2
+    assert ledger.get_by_sid(pg_db, "SMspool0001") and ledger.get_by_sid(pg_db, "SMspool0003")
+    assert ledger.get_by_sid(pg_db, "SMspool0002") is None
+    assert spool.counts() == (0, 1) and not spool.pending()
+    kept = json.loads(spool.rejected_path.read_text().splitlines()[0])
+    assert kept["reason"].startswith("DataError") and SpooledMessage.from_json(kept["line"]) == too_long
+    assert "N" * 300 not in kept["reason"], "the reason carries the driver's message, not the values"
+    assert any(r.levelno == logging.ERROR and "set aside" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreadable_line_is_set_aside_not_dropped(tmp_path):
+    spool = InboundSpool(tmp_path)
+    spool.append(_message(1))
+    with open(spool.path, "a", encoding="utf-8") as file:
+        file.write('{"message_sid": "SModd", "sender": "+5511999990001", "unknown_field": 1}\n')
+    spool.append(_message(3))
+    moved: list[str] = []
+    assert spool.drain(lambda m: moved.append(m.message_sid)) == 2
+    assert moved == ["SMspool0001", "SMspool0003"] and spool.counts() == (0, 1)
+    assert "unknown_field" in json.loads(spool.rejected_path.read_text())["line"]

@@ -2,8 +2,11 @@
 spool, the after-send journal): every change is synced, and so is the folder when a name changes."""
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def sync_folder(folder: Path) -> None:
@@ -13,6 +16,27 @@ def sync_folder(folder: Path) -> None:
         os.fsync(handle)
     finally:
         os.close(handle)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path`'s lock file (`<name>.lock` beside it) for the block: the web
+    processes and the worker may read and rewrite the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def has_lines(path: Path) -> bool:
+    """Whether `path` holds anything (one stat, cheap enough for every request)."""
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def append_line(path: Path, line: str) -> None:

@@ -64,14 +64,15 @@ def _entry(row: InboundMessage) -> LedgerEntry:
 
 def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
                   media: list[dict[str, Any]] | None = None, profile_name: str | None = None,
-                  received_at: datetime | None = None) -> int | None:
+                  received_at: datetime | None = None, failed: str | None = None) -> int | None:
     """Insert a new inbound message, on disk when this returns (`Database.durable_statement`); returns
-    its id, or None when the MessageSid is already there.
+    its id, or None when the MessageSid is already there. With `failed` (the reason) it goes in as
+    failed, never to be answered: kept for the record.
 
     Tried once more when its connection turns out dead (the server restarted since that connection
     was last used, see PING_AFTER_IDLE in db.py): a delivery lost here is a message never answered."""
     row = {"message_sid": message_sid, "sender": sender, "body": body or "", "media": media or [],
-           "profile_name": profile_name, "status": "queued", "attempts": 0}
+           "profile_name": profile_name, "status": "failed" if failed else "queued", "attempts": 0, "error": failed}
     if received_at is not None:  # a message kept in the spool while the database was down
         row["received_at"] = received_at
 

@@ -19,18 +19,16 @@ away, a timeout) keeps the message and the rest for the next drain.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from sqlalchemy.exc import DataError, IntegrityError
 
-from common.durable_files import append_line, rewrite_lines
+from common.durable_files import append_line, has_lines, locked, rewrite_lines
 
 from . import sealing
 
@@ -51,6 +49,8 @@ class SpooledMessage:
     media: list[dict[str, Any]] = field(default_factory=list)
     profile_name: str | None = None
     received_at: str = ""
+    # REPLY_MODE=twiml: the webhook already asked the sender to send it again; kept for the record only.
+    asked_to_resend: bool = False
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "body": sealing.seal(self.body)}, ensure_ascii=False)
@@ -72,34 +72,20 @@ class InboundSpool:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE_NAME
         self.rejected_path = Path(data_dir) / REJECTED_FILE_NAME
-        self._lock_path = self.path.with_suffix(".lock")
         self._refused = False  # the last drain met a refusal: say so once per outage, not every second
 
     def pending(self) -> bool:
         """Whether any message waits in the file (one stat, cheap enough for every webhook)."""
-        try:
-            return self.path.stat().st_size > 0
-        except FileNotFoundError:
-            return False
+        return has_lines(self.path)
 
     def counts(self) -> tuple[int, int]:
         """(messages waiting, messages set aside as refused for good), read without the lock: a
         figure for operators, not a decision."""
         return _count_lines(self.path), _count_lines(self.rejected_path)
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def append(self, message: SpooledMessage) -> None:
         """Keep `message`, on disk before returning."""
-        with self._locked():
+        with locked(self.path):
             append_line(self.path, message.to_json())
 
     def drain(self, move: Callable[[SpooledMessage], None]) -> int:
@@ -108,7 +94,7 @@ class InboundSpool:
         and the rest for the next one. Returns how many moved; never raises."""
         moved = 0
         try:
-            with self._locked():
+            with locked(self.path):
                 if not self.pending():
                     return 0
                 lines = self.path.read_text(encoding="utf-8").splitlines()

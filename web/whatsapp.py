@@ -5,7 +5,9 @@ the worker: the worker process (WORKER_MODE=process) gets a nudge, worker thread
 (WORKER_MODE=thread) get the row. In REPLY_MODE=twiml the reply is computed here and returned as
 TwiML instead. In REPLY_MODE=rest a database that refuses the insert does not cost the message
 (Twilio never retries a failed webhook): it goes to the spool (storage/spool.py), and so do the
-messages after it until the worker has moved them into the ledger.
+messages after it until the worker has moved them into the ledger. In REPLY_MODE=twiml there is
+no later answer to give: the message is spooled for the record (it enters the ledger as failed)
+and the user is asked, in the response, to send it again.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from .errors import error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("whatsapp", __name__)
+NOT_KEPT = ("Desculpe, estou com uma instabilidade e não consegui registrar sua mensagem. "
+            "Por favor, envie de novo em alguns minutos.")
 
 
 def _twiml_response(body: str) -> Response:
@@ -56,7 +60,10 @@ def whatsapp_webhook():
                                         message.media, message.profile_name)
     except DBAPIError as exc:
         if not spooling:
-            raise
+            log.error("the database refused a new message (%s); REPLY_MODE=twiml cannot answer it later: "
+                      "kept in %s for the record, the sender asked to send it again", type(exc).__name__,
+                      runtime.spool.path)
+            return _spool(runtime, message, asked_to_resend=True)
         log.warning("the database refused a new message (%s); keeping it in %s", type(exc).__name__,
                     runtime.spool.path)
         return _spool(runtime, message)
@@ -72,8 +79,9 @@ def whatsapp_webhook():
     return _twiml_response(twiml())
 
 
-def _spool(runtime, message) -> Response:
-    """Keep the message on disk for the worker to move into the ledger; then it is safe to say 200."""
+def _spool(runtime, message, asked_to_resend: bool = False) -> Response:
+    """Keep the message on disk for the worker to move into the ledger; then it is safe to say 200
+    (in twiml mode with a plea to send it again)."""
     runtime.spool.append(SpooledMessage(message.message_sid, message.sender, message.body, list(message.media),
-                                        message.profile_name, utcnow().isoformat()))
-    return _twiml_response(twiml())
+                                        message.profile_name, utcnow().isoformat(), asked_to_resend))
+    return _twiml_response(twiml([NOT_KEPT] if asked_to_resend else None))

@@ -12,8 +12,9 @@ Two more debts go the same way. A reply Twilio refused partway (`SendFailed`) ow
 that part again. A password a dialogue consumed owes its redaction from the ledger, paid first:
 running that turn again would give the password, no longer inside its dialogue, to the model.
 
-One worker per ledger (as worker/__main__.py says) means one writer per file. The lines hold
-what the chat log would hold (a password already redacted); they are gone once written.
+With REPLY_MODE=twiml the web processes answer inline and owe to the same file as the worker: every
+append and every settle holds an exclusive lock on a file beside it (common/durable_files.locked).
+The lines hold what the chat log would hold (a password already redacted); they are gone once written.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.durable_files import append_line, rewrite_lines
+from common.durable_files import append_line, has_lines, locked, rewrite_lines
 from storage import ledger
 from storage.chatlog import LoggedMessage
 
@@ -79,18 +80,16 @@ class AfterSendJournal:
     def __init__(self, path: Path, db: "Database", chatlog: "ChatLog") -> None:
         self.path, self.db, self.chatlog = path, db, chatlog
         self._lock = threading.Lock()
-        self._pending = path.exists() and path.stat().st_size > 0
 
     @property
     def pending(self) -> bool:
-        """Whether anything is owed (read without touching the disk)."""
-        return self._pending
+        """Whether anything is owed, by this process or another (one stat)."""
+        return has_lines(self.path)
 
     def owe(self, owed: Owed) -> None:
         """Keep what a sent turn could not record, on disk before returning."""
-        with self._lock:
+        with self._lock, locked(self.path):
             append_line(self.path, owed.to_json())
-            self._pending = True
 
     def owed(self) -> list[Owed]:
         """Everything owed, oldest first (a torn last line, from a crash mid-write, is skipped)."""
@@ -112,10 +111,11 @@ class AfterSendJournal:
         """Write the owed chat-log lines and mark the owed rows done, in order; keep what still
         fails for next time. Returns how many entries were paid; never raises."""
         with self._lock:
-            if not self._pending:
+            if not self.pending:
                 return 0
             try:
-                return self._settle()
+                with locked(self.path):
+                    return self._settle()
             except Exception:
                 log.exception("could not go through %s; trying again later", self.path)
                 return 0
@@ -139,11 +139,7 @@ class AfterSendJournal:
                 log.warning("owed bookkeeping after a send still not recorded (%s); kept in %s",
                             type(exc).__name__, self.path)
                 remaining.append(owed)
-        self._rewrite(remaining)
+        rewrite_lines(self.path, [owed.to_json() for owed in remaining])
         if paid:
             log.info("recorded %d turn(s) whose reply had gone out while the stores were down", paid)
         return paid
-
-    def _rewrite(self, remaining: list[Owed]) -> None:
-        rewrite_lines(self.path, [owed.to_json() for owed in remaining])
-        self._pending = bool(remaining)

@@ -16,6 +16,7 @@ from .dispatcher import Dispatcher
 from .turns import APOLOGY, TurnProcessor
 
 log = logging.getLogger(__name__)
+RESENT_REASON = "arrived while the database was down; the sender was asked to send it again (REPLY_MODE=twiml)"
 SPOOL_CHECK_SECONDS = 1.0  # how often the worker side looks for messages the webhook spooled
 
 
@@ -52,8 +53,9 @@ class AssistantRuntime:
 
         def move(message: SpooledMessage) -> None:
             entry_id = ledger.add_to_ledger(self.services.db, message.message_sid, message.sender, message.body,
-                                            message.media, message.profile_name, message.arrived)
-            if entry_id is not None:
+                                            message.media, message.profile_name, message.arrived,
+                                            failed=RESENT_REASON if message.asked_to_resend else None)
+            if entry_id is not None and not message.asked_to_resend:
                 self.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
 
         return self.spool.drain(move)
@@ -63,7 +65,8 @@ class AssistantRuntime:
             self.drain_spool()
 
     def answer_inline(self, entry_id: int, sender: str) -> str:
-        """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time."""
+        """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time. A store
+        that fails once the reply is made does not cost the reply: the bookkeeping is owed instead."""
         with self._inline_locks[sender]:
             entries = ledger.claim(self.services.db, [entry_id])
             if not entries:
@@ -72,11 +75,10 @@ class AssistantRuntime:
                 reply = self.processor.answer(entries)
             except Exception as exc:
                 log.exception("inline turn failed")
-                ledger.mark_failed(self.services.db, [entry_id], f"{type(exc).__name__}: {exc}"[:500])
+                self.processor.fail_inline(entries, f"{type(exc).__name__}: {exc}"[:500])
                 return twiml([APOLOGY])
-            self.services.chatlog.append_many(self.processor.inbound_lines(entries, reply)
-                                              + self.processor.outbound_lines(sender, reply))
-            ledger.mark_done(self.services.db, [entry_id], "answered inline (twiml)")
+            if self.processor.record_inline(entries, reply):
+                self.journal.settle()  # the stores answered: pay what earlier turns owe (one stat if nothing)
             return twiml([chunk for text in reply.texts for chunk in split_message(text)], reply.images)
 
     def stop(self) -> None:

@@ -26,6 +26,7 @@ APOLOGY = ("Desculpe, não consegui processar sua mensagem agora. Ela ficou regi
 # Pauses between tries of the bookkeeping after a reply went out (chat log, ledger): a database
 # blip there must not make the dispatcher answer, and send, the same turn again.
 RECORD_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
+INLINE_NOTE = "answered inline (twiml)"
 
 
 class TurnProcessor:
@@ -86,6 +87,27 @@ class TurnProcessor:
             outcome = "failed" if failure else "done"
             raise DeliveredButUnrecorded(f"reply sent or tried; ledger rows {ids} could not be marked {outcome}")
 
+    def record_inline(self, entries: list[LedgerEntry], reply: Reply) -> bool:
+        """REPLY_MODE=twiml: the chat log and the ledger for a reply about to leave in the webhook's
+        response. One try each (Twilio waits 15 s at most); what the stores refuse is owed in the
+        after-send journal, and the reply still goes: never a 500 for an answer already made. True
+        when both took it."""
+        ids = [e.id for e in entries]
+        lines = self.inbound_lines(entries, reply) + self.outbound_lines(entries[0].sender, reply)
+        logged = self._record(lambda: self.services.chatlog.append_many(lines), "write the chat log", pauses=())
+        marked = self._record(lambda: ledger.mark_done(self.services.db, ids, INLINE_NOTE), "mark the ledger done",
+                              pauses=())
+        if not (logged and marked):
+            self._owe(Owed([] if marked else ids, INLINE_NOTE, [] if logged else lines))
+        return logged and marked
+
+    def fail_inline(self, entries: list[LedgerEntry], reason: str) -> None:
+        """REPLY_MODE=twiml: mark a turn that could not be answered failed, or owe the mark."""
+        ids = [e.id for e in entries]
+        if not self._record(lambda: ledger.mark_failed(self.services.db, ids, reason), "mark the ledger failed",
+                            pauses=()):
+            self._owe(Owed(ids, None, [], reason))
+
     def _owe(self, owed: Owed) -> None:
         """Keep in the after-send journal what the stores refused; a journal that cannot be written
         either is logged, never raised (that would retry, and send, the turn again)."""
@@ -98,11 +120,11 @@ class TurnProcessor:
             return
         log.warning("kept what the turn still owes in %s until the stores answer", self.journal.path)
 
-    def _record(self, record: Callable[[], object], what: str) -> bool:
+    def _record(self, record: Callable[[], object], what: str, pauses: tuple[float, ...] = RECORD_PAUSES) -> bool:
         """Run `record` (bookkeeping once the turn has acted: a redaction, then what follows a send),
-        trying again over a few seconds; False if it never succeeded. The pauses give the worker's
+        trying again after each of `pauses`; False if it never succeeded. The pauses give the worker's
         CPU slot back."""
-        for pause in (*RECORD_PAUSES, None):
+        for pause in (*pauses, None):
             try:
                 record()
                 return True

@@ -77,3 +77,60 @@ def test_found_images_ride_in_the_twiml(make_live_app, openai_server, twilio_ser
     messages = _messages(live.send(ALICE, "mostre fotos de farol"))
     assert messages[0][0].startswith("Encontrei 1 foto")
     assert messages[1][0] == "farol ao entardecer" and len(messages[1][1]) == 1
+
+
+def _rows(direct_url: str) -> list[tuple[str, str, str | None]]:
+    """(MessageSid, status, error) of every ledger row, read past the proxy."""
+    from sqlalchemy import text
+
+    from storage.db import Database
+
+    db = Database(direct_url, pool_size=1)
+    try:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                text("SELECT message_sid, status, error FROM inbound_messages ORDER BY id"))]
+    finally:
+        db.dispose()
+
+
+def test_with_the_database_down_the_sender_is_asked_to_resend_and_the_message_is_kept(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    """No later answer exists in twiml mode: the response asks for the message again (it was a 500,
+    and the user heard nothing), and the message still reaches the ledger, failed, once it answers."""
+    from web.whatsapp import NOT_KEPT
+
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
+    proxy.pause()
+    response = live.send(ALICE, "você está aí?", sid="SMtwimldown01")
+    assert response.status_code == 200 and _messages(response) == [(NOT_KEPT, [])]
+    proxy.resume()
+    assert wait_until(lambda: _rows(direct) != [], timeout=15)
+    ((sid, status, error),) = _rows(direct)
+    assert (sid, status) == ("SMtwimldown01", "failed") and "asked to send it again" in error
+    assert openai_server.chat_requests() == [] and twilio_server.messages() == []
+    assert _messages(live.send(ALICE, "olá de novo")) == [("Eco: olá de novo", [])]
+
+
+def test_a_database_cut_during_the_model_call_does_not_cost_the_reply(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    """The reply was made; the chat log and the ledger refuse it: the reply still leaves in the
+    response (it was a 500), and the bookkeeping is paid after the next turn the stores take."""
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
+    openai_server.on("^devagar$", say("Resposta demorada."), delay=1.5)
+    result: list = []
+    sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid="SMtwimlcut01")))
+    sending.start()
+    assert wait_until(lambda: [s for _sid, s, _e in _rows(direct)] == ["processing"], timeout=10)
+    proxy.pause()
+    sending.join(timeout=30)
+    assert result[0].status_code == 200 and _messages(result[0]) == [("Resposta demorada.", [])]
+    assert live.runtime.journal.pending
+    proxy.resume()
+    assert _messages(live.send(ALICE, "depois", sid="SMtwimlcut02")) == [("Eco: depois", [])]
+    assert [(sid, status) for sid, status, _e in _rows(direct)] == [("SMtwimlcut01", "done"), ("SMtwimlcut02", "done")]
+    assert not live.runtime.journal.pending
+    assert [(m.direction, m.body) for m in reversed(live.services.chatlog.list(phone=ALICE).items)] == [
+        ("in", "devagar"), ("out", "Resposta demorada."), ("in", "depois"), ("out", "Eco: depois")]

@@ -2,7 +2,9 @@
 survives a restart in its file and is paid, in order, once the stores answer."""
 from __future__ import annotations
 
+import multiprocessing
 from datetime import datetime, timezone
+from pathlib import Path
 
 from storage import ledger
 from storage.chatlog import LoggedMessage
@@ -94,3 +96,34 @@ def test_a_line_torn_by_a_crash_is_skipped(sqlite_db, tmp_path):
     with open(path, "a", encoding="utf-8") as torn:
         torn.write('{"ledger_ids": [99')
     assert AfterSendJournal(path, sqlite_db, SqlChatLog(sqlite_db)).owed_ids() == {entry_id}
+
+
+def _owe_from_another_process(url: str, path: str, ids: list[int]) -> None:
+    """A web process answering inline (REPLY_MODE=twiml): its own journal on the shared file."""
+    db = Database(url, pool_size=1)
+    journal = AfterSendJournal(Path(path), db, SqlChatLog(db))
+    for entry_id in ids:
+        journal.owe(Owed([entry_id], "inline", []))
+    db.dispose()
+
+
+def test_processes_sharing_the_file_lose_nothing_while_one_settles(pg_db, pg_url, tmp_path):
+    """Another process appends while this one settles (reads, pays, rewrites): without the file lock
+    a line appended between the read and the rewrite was lost, and its row never marked."""
+    ids = [_turn(pg_db, f"mensagem {n}")[0] for n in range(60)]
+    path = tmp_path / "after-send.jsonl"
+    journal = AfterSendJournal(path, pg_db, SqlChatLog(pg_db))
+    assert not journal.pending
+    others = [multiprocessing.get_context("fork").Process(target=_owe_from_another_process,
+                                                          args=(pg_url, str(path), ids[k::2])) for k in (0, 1)]
+    for other in others:
+        other.start()
+    paid = 0
+    while any(other.is_alive() for other in others):
+        paid += journal.settle()
+    for other in others:
+        other.join()
+        assert other.exitcode == 0
+    paid += journal.settle()
+    assert paid == 60 and not journal.pending, "what another process owed is seen here (one stat, no memo)"
+    assert {_status(pg_db, entry_id) for entry_id in ids} == {"done"}

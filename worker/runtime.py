@@ -65,17 +65,19 @@ class AssistantRuntime:
             self.drain_spool()
 
     def answer_inline(self, entry_id: int, sender: str) -> str:
-        """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time. A store
-        that fails once the reply is made does not cost the reply: the bookkeeping is owed instead."""
+        """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time. Any
+        failure before the reply (the claim included) answers with the apology and marks the row
+        failed; a store that fails once the reply is made does not cost the reply: the bookkeeping
+        is owed instead. Never a 500: Twilio would not retry, and the user would hear nothing."""
         with self._inline_locks[sender]:
-            entries = ledger.claim(self.services.db, [entry_id])
-            if not entries:
-                return twiml()
             try:
+                entries = ledger.claim(self.services.db, [entry_id])
+                if not entries:
+                    return twiml()
                 reply = self.processor.answer(entries)
             except Exception as exc:
                 log.exception("inline turn failed")
-                self.processor.fail_inline(entries, f"{type(exc).__name__}: {exc}"[:500])
+                self.processor.fail_inline([entry_id], f"{type(exc).__name__}: {exc}"[:500])
                 return twiml([APOLOGY])
             if self.processor.record_inline(entries, reply):
                 self.journal.settle()  # the stores answered: pay what earlier turns owe (one stat if nothing)

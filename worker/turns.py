@@ -101,9 +101,8 @@ class TurnProcessor:
             self._owe(Owed([] if marked else ids, INLINE_NOTE, [] if logged else lines))
         return logged and marked
 
-    def fail_inline(self, entries: list[LedgerEntry], reason: str) -> None:
+    def fail_inline(self, ids: list[int], reason: str) -> None:
         """REPLY_MODE=twiml: mark a turn that could not be answered failed, or owe the mark."""
-        ids = [e.id for e in entries]
         if not self._record(lambda: ledger.mark_failed(self.services.db, ids, reason), "mark the ledger failed",
                             pauses=()):
             self._owe(Owed(ids, None, [], reason))

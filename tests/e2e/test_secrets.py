@@ -6,7 +6,6 @@ import json
 import logging
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from storage import ledger
 from tests.e2e.backends import BACKENDS, mongo_bodies, store_overrides
 from tests.e2e.conversation import Conversation
 from tests.factories import make_user
-from tests.fixtures.databases import PG_HOST, PG_PORT, PG_USER, admin_sql
+from tests.fixtures.databases import blips, fail_once
 from tests.fakes.openai_server import tool
 
 pytestmark = pytest.mark.slow
@@ -118,33 +117,6 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
     model_text = stores["model requests"]
     assert CPF not in model_text and "52998224725" not in model_text
     assert CPF not in stores["chat log"] and CPF not in stores["log output"]
-
-
-@pytest.fixture
-def fresh_pg_url():
-    """A new PostgreSQL database of its own (its triggers stay in it); dropped afterwards."""
-    name = f"wa_blip_{uuid.uuid4().hex[:10]}"
-    admin_sql(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def fail_once(live, table: str, event: str, when: str) -> None:
-    """Make PostgreSQL refuse the first `event` on `table` whose row matches `when`: a trigger,
-    counting with a sequence, which the refused transaction's rollback does not undo."""
-    with live.services.db.engine.begin() as conn:
-        conn.execute(text("CREATE SEQUENCE blips"))
-        conn.execute(text(
-            "CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF ({when}) AND nextval('blips') = 1 THEN RAISE EXCEPTION 'scripted blip'; END IF; "
-            "RETURN NEW; END $$"))
-        conn.execute(text(f"CREATE TRIGGER blip BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_once()"))
-
-
-def blips(live) -> int:
-    """How many rows the trigger of `fail_once` has looked at so far (the sequence's next value - 1)."""
-    with live.services.db.engine.connect() as conn:
-        return conn.execute(text("SELECT nextval('blips')")).scalar_one() - 1
 
 
 def assert_kept_out_everywhere(live, openai_server, twilio_server) -> None:

@@ -123,7 +123,7 @@ def test_a_database_cut_during_the_model_call_does_not_cost_the_reply(
     result: list = []
     sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid="SMtwimlcut01")))
     sending.start()
-    assert wait_until(lambda: [s for _sid, s, _e in _rows(direct)] == ["processing"], timeout=10)
+    assert wait_until(lambda: len(openai_server.chat_requests()) == 1, timeout=10), "the model is thinking"
     proxy.pause()
     sending.join(timeout=30)
     assert result[0].status_code == 200 and _messages(result[0]) == [("Resposta demorada.", [])]
@@ -134,3 +134,20 @@ def test_a_database_cut_during_the_model_call_does_not_cost_the_reply(
     assert not live.runtime.journal.pending
     assert [(m.direction, m.body) for m in reversed(live.services.chatlog.list(phone=ALICE).items)] == [
         ("in", "devagar"), ("out", "Resposta demorada."), ("in", "depois"), ("out", "Eco: depois")]
+
+
+def test_a_claim_the_database_refuses_answers_with_the_apology_and_a_failed_row(
+        make_live_app, fresh_pg_url, openai_server, twilio_server):
+    """The insert went in, the claim right after it failed (a blip): the user hears the apology in
+    the response (it was a 500, and silence), the row is failed with the reason, nothing is sent."""
+    from tests.fixtures.databases import blips, fail_once
+    from worker.turns import APOLOGY
+
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=fresh_pg_url)
+    fail_once(live, "inbound_messages", "UPDATE", "NEW.status = 'processing'")
+    response = live.send(ALICE, "olá", sid="SMtwimlclaim1")
+    assert response.status_code == 200 and _messages(response) == [(APOLOGY, [])]
+    assert blips(live) >= 1 and openai_server.chat_requests() == []
+    entry = ledger.get_by_sid(live.services.db, "SMtwimlclaim1")
+    assert entry.status == "failed" and "scripted blip" in entry.error
+    assert _messages(live.send(ALICE, "de novo")) == [("Eco: de novo", [])]

@@ -83,6 +83,8 @@ def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
     try:
         return db.retry_on_disconnect(insert)
     except IntegrityError:
+        if get_by_sid(db, message_sid) is None:
+            raise  # another constraint refused the row: not a delivery already kept
         return None
 
 

@@ -1,4 +1,6 @@
 """The inbound ledger on SQLite and PostgreSQL: dedupe, claim, states, recovery, redaction."""
+import pytest
+
 from storage import ledger
 
 
@@ -90,3 +92,24 @@ def test_status_changes_keep_the_reason_and_the_finish_time(db):
     assert row(ids[1]) == ("done", "Twilio not configured", True, True)
     status, error, finished, _ = row(ids[2])
     assert (status, len(error), finished) == ("failed", 2000, True)
+
+
+def test_only_a_known_message_sid_counts_as_a_duplicate(fresh_pg_url):
+    """Another constraint refusing the row raises (the webhook then keeps the message in the spool,
+    which sets it aside where operators see it) instead of passing for a redelivery and vanishing."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.db import Database
+
+    db = Database(fresh_pg_url, pool_size=1)
+    try:
+        db.migrate()
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE inbound_messages ADD CONSTRAINT no_blocked CHECK (sender <> '+5511999990099')"))
+        assert ledger.add_to_ledger(db, "SMcheck0001", "+5511999990001", "oi") is not None
+        assert ledger.add_to_ledger(db, "SMcheck0001", "+5511999990001", "oi") is None
+        with pytest.raises(IntegrityError):
+            ledger.add_to_ledger(db, "SMcheck0002", "+5511999990099", "oi")
+    finally:
+        db.dispose()

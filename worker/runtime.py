@@ -74,7 +74,7 @@ class AssistantRuntime:
                 entries = ledger.claim(self.services.db, [entry_id])
                 if not entries:
                     return twiml()
-                reply = self.processor.answer(entries)
+                reply = self.processor.answer(entries, pauses=())
             except Exception as exc:
                 log.exception("inline turn failed")
                 self.processor.fail_inline([entry_id], f"{type(exc).__name__}: {exc}"[:500])

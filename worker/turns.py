@@ -37,15 +37,16 @@ class TurnProcessor:
         self.assistant = assistant
         self.journal = journal
 
-    def answer(self, entries: list[LedgerEntry]) -> Reply:
-        """Build the turn and get the reply; a reply that captured a secret redacts the ledger."""
+    def answer(self, entries: list[LedgerEntry], pauses: tuple[float, ...] = RECORD_PAUSES) -> Reply:
+        """Build the turn and get the reply; a reply that captured a secret redacts the ledger, tried
+        again after each of `pauses` (none inside a twiml webhook, which Twilio waits 15 s for)."""
         turn = build_turn(self.services, entries)
         reply = self.assistant.respond(turn)
         if reply.secret:
-            self._keep_secret_out(turn, [e.id for e in entries])
+            self._keep_secret_out(turn, [e.id for e in entries], pauses)
         return reply
 
-    def _keep_secret_out(self, turn: Turn, ids: list[int]) -> None:
+    def _keep_secret_out(self, turn: Turn, ids: list[int], pauses: tuple[float, ...]) -> None:
         """Redact a password from the ledger and delete a voice note that may hold it. The turn has
         already acted on it (an account made, a login checked): running the turn again would hand
         the password, no longer inside its dialogue, to the model. So a database that refuses is
@@ -55,7 +56,8 @@ class TurnProcessor:
             self._forget_voice_notes(turn)
         except Exception:
             log.exception("could not delete the voice notes of a turn that carried a password")
-        if not self._record(lambda: ledger.redact_body(self.services.db, ids), "redact a password from the ledger"):
+        if not self._record(lambda: ledger.redact_body(self.services.db, ids), "redact a password from the ledger",
+                            pauses):
             self._owe(Owed(redact_ids=ids))
 
     def process(self, entries: list[LedgerEntry]) -> None:

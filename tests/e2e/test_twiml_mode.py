@@ -151,3 +151,25 @@ def test_a_claim_the_database_refuses_answers_with_the_apology_and_a_failed_row(
     entry = ledger.get_by_sid(live.services.db, "SMtwimlclaim1")
     assert entry.status == "failed" and "scripted blip" in entry.error
     assert _messages(live.send(ALICE, "de novo")) == [("Eco: de novo", [])]
+
+
+def test_a_redaction_refused_inside_the_webhook_is_owed_not_waited_for(make_live_app, fresh_pg_url, openai_server,
+                                                                       twilio_server, caplog):
+    """Twilio waits 15 s for a twiml response: a redaction the database refuses is not tried again
+    over seconds inside it, but owed, and paid once the turn's own bookkeeping went through."""
+    import logging
+
+    from tests.fixtures.databases import blips, fail_once
+
+    caplog.set_level(logging.INFO, logger="worker")
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=fresh_pg_url)
+    make_user(live.services.db, ALICE, cpf="52998224725", password="girassol-azul-2024", logged_in=False)
+    fail_once(live, "inbound_messages", "UPDATE", "NEW.body IS DISTINCT FROM OLD.body")
+    text = "\n".join(body for body, _media in _messages(live.send(ALICE, "login 529.982.247-25 girassol-azul-2024")))
+    assert "Login feito" in text and blips(live) >= 2
+    assert "trying again" not in caplog.text, "no pauses inside the webhook"
+    assert "could not redact a password from the ledger" in caplog.text and "girassol" not in caplog.text
+    assert not live.runtime.journal.pending
+    with live.services.db.session() as session:
+        from storage.models import InboundMessage
+        assert [(row.body, row.status) for row in session.query(InboundMessage)] == [("[senha]", "done")]

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from sqlalchemy.exc import DataError, IntegrityError
 
 from common.durable_files import append_line, has_lines, locked, rewrite_lines
+from common.errors import short_reason
 
 from . import sealing
 
@@ -124,15 +125,10 @@ class InboundSpool:
 
     def _set_aside(self, line: str, exc: Exception) -> None:
         """Keep a message that can never enter the ledger, as it was, in the rejected file."""
-        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        reason = short_reason(exc)
         append_line(self.rejected_path, json.dumps({"rejected_at": datetime.now().astimezone().isoformat(),
                                                     "reason": reason, "line": line}, ensure_ascii=False))
         log.error("a spooled message can never enter the ledger (%s); set aside in %s", reason, self.rejected_path)
-
-
-def _first_line(exc: Exception) -> str:
-    """The driver's own message, first line only: SQLAlchemy's text would carry the statement's values."""
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
 
 
 def _count_lines(path: Path) -> int:

@@ -52,21 +52,21 @@ def whatsapp_webhook():
         return error_response(400, "bad_request", str(exc))
     if not config.public_base_url:
         runtime.services.public_url.remember(request.host_url)
-    spooling = config.reply_mode == "rest"
-    if spooling and runtime.spool.pending():
+    rest = config.reply_mode == "rest"
+    if rest and runtime.spool.pending():
         return _spool(runtime, message)  # behind the messages already waiting there, in order
     try:
         entry_id = ledger.add_to_ledger(runtime.services.db, message.message_sid, message.sender, message.body,
                                         message.media, message.profile_name)
     except DBAPIError as exc:
-        if not spooling:
-            log.error("the database refused a new message (%s); REPLY_MODE=twiml cannot answer it later: "
-                      "kept in %s for the record, the sender asked to send it again", type(exc).__name__,
-                      runtime.spool.path)
-            return _spool(runtime, message, asked_to_resend=True)
-        log.warning("the database refused a new message (%s); keeping it in %s", type(exc).__name__,
-                    runtime.spool.path)
-        return _spool(runtime, message)
+        if rest:
+            log.warning("the database refused a new message (%s); keeping it in %s", type(exc).__name__,
+                        runtime.spool.path)
+            return _spool(runtime, message)
+        log.error("the database refused a new message (%s); REPLY_MODE=twiml cannot answer it later: "
+                  "kept in %s for the record, the sender asked to send it again", type(exc).__name__,
+                  runtime.spool.path)
+        return _spool(runtime, message, asked_to_resend=True)
     if entry_id is None:
         log.info("duplicate MessageSid acknowledged without processing")
         return _twiml_response(twiml())

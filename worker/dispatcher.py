@@ -15,6 +15,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from common.errors import short_reason
 from storage import ledger
 from storage.db import Database
 from storage.ledger import LedgerEntry
@@ -152,7 +153,7 @@ class Dispatcher:
                 self._safely(self.give_up, entries, str(exc))
                 return
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"[:500]
+                reason = short_reason(exc, 500)
                 log.exception("turn failed (attempt %d of %d)", attempt, self.max_attempts)
                 if attempt < self.max_attempts and not self._stopped:
                     self._safely(ledger.requeue, self.db, batch, reason)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from agent.runtime import Assistant
 from channels.chunking import split_message
 from channels.twilio_inbound import twiml
+from common.errors import short_reason
 from storage import ledger
 from storage.spool import InboundSpool, SpooledMessage
 
@@ -77,7 +78,7 @@ class AssistantRuntime:
                 reply = self.processor.answer(entries, pauses=())
             except Exception as exc:
                 log.exception("inline turn failed")
-                self.processor.fail_inline([entry_id], f"{type(exc).__name__}: {exc}"[:500])
+                self.processor.fail_inline([entry_id], short_reason(exc, 500))
                 return twiml([APOLOGY])
             if self.processor.record_inline(entries, reply):
                 self.journal.settle()  # the stores answered: pay what earlier turns owe (one stat if nothing)

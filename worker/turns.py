@@ -9,6 +9,7 @@ from agent.turn import Reply, Turn
 from channels.twilio_outbound import SendFailed
 from common.clock import utcnow
 from common.cpf import mask_cpfs_in_text
+from common.errors import short_reason
 from storage import images, ledger
 from storage.chatlog import LoggedMessage
 from storage.ledger import REDACTED, LedgerEntry
@@ -130,9 +131,7 @@ class TurnProcessor:
                 record()
                 return True
             except Exception as exc:
-                # The driver's own message only: SQLAlchemy's text would carry the statement's values.
-                detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
-                reason = f"{type(exc).__name__}: {detail}"
+                reason = short_reason(exc)
                 if pause is None:
                     log.error("could not %s: %s", what, reason)
                 else:

@@ -58,14 +58,20 @@ class Dispatcher:
         self._last_media_at: dict[str, float] = {}
         self._stopped = False
 
-    def recover(self) -> int:
+    def recover(self, fail_with: str | None = None) -> int:
         """Queue every ledger row left queued or processing (by a crash); returns how many. Rows
-        whose reply already went out (the after-send journal) are recorded, never answered again."""
+        whose reply already went out (the after-send journal) are recorded, never answered again.
+        With `fail_with` (a deployment that has no way left to reach the user) they are marked
+        failed with that reason instead, where the dashboard shows them."""
         owed: set[int] = set()
         if self.journal is not None and self.journal.pending:
             self.journal.settle()
             owed = self.journal.owed_ids()
         rows = [row for row in ledger.list_waiting(self.db, with_processing=True) if row.id not in owed]
+        if rows and fail_with is not None:
+            ledger.mark_failed(self.db, [row.id for row in rows], fail_with)
+            log.error("marked %d unfinished message(s) failed: %s", len(rows), fail_with)
+            return len(rows)
         for row in rows:
             self.enqueue(row.id, row.sender, row.has_media)
         if rows:

@@ -18,6 +18,8 @@ from .turns import APOLOGY, TurnProcessor
 
 log = logging.getLogger(__name__)
 RESENT_REASON = "arrived while the database was down; the sender was asked to send it again (REPLY_MODE=twiml)"
+CANNOT_ANSWER_LATER = ("interrupted by a restart before its reply left (REPLY_MODE=twiml); without Twilio "
+                       "credentials there is no way to answer it later")
 SPOOL_CHECK_SECONDS = 1.0  # how often the worker side looks for messages the webhook spooled
 
 
@@ -43,8 +45,15 @@ class AssistantRuntime:
         the webhook spooled while the database was down into the ledger (WORKER_MODE=thread)."""
         self.assistant.warm_up()
         self.drain_spool()
-        self.dispatcher.recover()
+        self.dispatcher.recover(fail_with=self._unanswerable_leftovers())
         threading.Thread(target=self._drain_loop, name="spool-drain", daemon=True).start()
+
+    def _unanswerable_leftovers(self) -> str | None:
+        """Why a crash's leftovers cannot be answered here, if they cannot: in twiml mode their
+        webhooks are gone, and only the Messages API could still reach the sender."""
+        if self.services.config.reply_mode == "twiml" and not self.services.sender.can_deliver:
+            return CANNOT_ANSWER_LATER
+        return None
 
     def drain_spool(self) -> int:
         """Move the messages the webhook kept in the spool into the ledger, in order and with their

@@ -173,3 +173,36 @@ def test_a_redaction_refused_inside_the_webhook_is_owed_not_waited_for(make_live
     with live.services.db.session() as session:
         from storage.models import InboundMessage
         assert [(row.body, row.status) for row in session.query(InboundMessage)] == [("[senha]", "done")]
+
+
+def _leave_unfinished(make_live_app, **env: str) -> list[int]:
+    """What a twiml process killed mid-turn leaves: a row taken (processing) and one not yet (queued)."""
+    crashed = make_live_app(REPLY_MODE="twiml", start_worker=False, **env)
+    taken = ledger.add_to_ledger(crashed.services.db, "SMtwimlcrash1", ALICE, "primeira antes da queda")
+    waiting = ledger.add_to_ledger(crashed.services.db, "SMtwimlcrash2", ALICE, "segunda antes da queda")
+    assert [e.id for e in ledger.claim(crashed.services.db, [taken])] == [taken]
+    return [taken, waiting]
+
+
+def test_without_twilio_credentials_a_restart_marks_leftovers_failed_instead_of_answering_nobody(
+        make_live_app, openai_server, twilio_server):
+    """A twiml deployment that cannot send through the Messages API has no way to answer once its
+    webhook is gone: running the model for a reply nobody receives, and calling the row done (reply
+    "kept locally"), hid the loss."""
+    from worker.runtime import CANNOT_ANSWER_LATER
+
+    ids = _leave_unfinished(make_live_app, TWILIO_WHATSAPP_NUMBER="")
+    live = make_live_app(REPLY_MODE="twiml", TWILIO_WHATSAPP_NUMBER="")  # the auth token still checks signatures
+    entries = [ledger.get_entry(live.services.db, entry_id) for entry_id in ids]
+    assert [(e.status, e.error) for e in entries] == [("failed", CANNOT_ANSWER_LATER)] * 2
+    assert openai_server.chat_requests() == [] and live.services.sender.can_deliver is False
+    assert _messages(live.send(ALICE, "voltei")) == [("Eco: voltei", [])], "the next message is answered"
+    assert twilio_server.messages() == []
+
+
+def test_with_twilio_credentials_a_restart_answers_leftovers_through_the_messages_api(
+        make_live_app, openai_server, twilio_server):
+    ids = _leave_unfinished(make_live_app)
+    live = make_live_app(REPLY_MODE="twiml")
+    assert wait_until(lambda: [ledger.get_entry(live.services.db, i).status for i in ids] == ["done", "done"])
+    assert [m.body for m in twilio_server.messages()] == ["Eco: primeira antes da queda", "Eco: segunda antes da queda"]

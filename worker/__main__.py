@@ -77,7 +77,7 @@ def run(config: Config) -> None:
         if parent and os.getppid() != parent:
             log.error("python app.py (pid %d) is gone; stopping", parent)
             break
-        runtime.drain_spool()
+        runtime.keep_up()
         if time.monotonic() >= next_cleanup:
             next_cleanup = time.monotonic() + CLEANUP_SECONDS
             clean_up(runtime.services.media)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 
 from agent.runtime import Assistant
@@ -21,6 +22,9 @@ RESENT_REASON = "arrived while the database was down; the sender was asked to se
 CANNOT_ANSWER_LATER = ("interrupted by a restart before its reply left (REPLY_MODE=twiml); without Twilio "
                        "credentials there is no way to answer it later")
 SPOOL_CHECK_SECONDS = 1.0  # how often the worker side looks for messages the webhook spooled
+# How often the runtime pays, on its own, what sent turns owe the stores (one stat when nothing is
+# owed): a sender who never writes again must not leave their row `processing` until a restart.
+JOURNAL_RETRY_SECONDS = 5.0
 
 
 class AssistantRuntime:
@@ -39,6 +43,7 @@ class AssistantRuntime:
         self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self.spool = InboundSpool(config.data_dir)
         self._stopped = threading.Event()
+        self._next_payment = time.monotonic() + JOURNAL_RETRY_SECONDS
 
     def start(self) -> None:
         """Start taking work, beginning with what a crash left in the ledger; then keep moving what
@@ -46,7 +51,7 @@ class AssistantRuntime:
         self.assistant.warm_up()
         self.drain_spool()
         self.dispatcher.recover(fail_with=self._unanswerable_leftovers())
-        threading.Thread(target=self._drain_loop, name="spool-drain", daemon=True).start()
+        threading.Thread(target=self._chores_loop, name="runtime-chores", daemon=True).start()
 
     def _unanswerable_leftovers(self) -> str | None:
         """Why a crash's leftovers cannot be answered here, if they cannot: in twiml mode their
@@ -70,9 +75,22 @@ class AssistantRuntime:
 
         return self.spool.drain(move)
 
-    def _drain_loop(self) -> None:
+    def pay_owed(self) -> int:
+        """Pay what sent turns owe the chat log and the ledger, at most every JOURNAL_RETRY_SECONDS
+        (turns that record pay it too, at once); returns how many were paid. Never raises."""
+        if time.monotonic() < self._next_payment:
+            return 0
+        self._next_payment = time.monotonic() + JOURNAL_RETRY_SECONDS
+        return self.journal.settle() if self.journal.pending else 0
+
+    def keep_up(self) -> None:
+        """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, then the journal."""
+        self.drain_spool()
+        self.pay_owed()
+
+    def _chores_loop(self) -> None:
         while not self._stopped.wait(SPOOL_CHECK_SECONDS):
-            self.drain_spool()
+            self.keep_up()
 
     def answer_inline(self, entry_id: int, sender: str) -> str:
         """REPLY_MODE=twiml: answer inside the webhook response, one turn per sender at a time. Any

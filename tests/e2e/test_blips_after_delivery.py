@@ -53,6 +53,10 @@ def test_a_blip_after_the_send_is_waited_out_and_the_reply_goes_once(make_live_a
 
 def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_reply(
         make_live_app, pg_behind_proxy, openai_server, twilio_server, caplog):
+    """...and once the database is back, the worker records the turn on its own, with no other
+    message needed: a sender who never writes again does not leave the row `processing`."""
+    from worker.runtime import JOURNAL_RETRY_SECONDS
+
     proxy, url, direct = pg_behind_proxy
     live = make_live_app(DATABASE_URL=url)
     openai_server.on("boa noite", say("Boa noite!"))
@@ -61,15 +65,18 @@ def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_rep
         assert live.send(ALICE, "boa noite").status_code == 200
         assert [m.body for m in twilio_server.wait_for(1, to=TO, timeout=15)] == ["Boa noite!"]
         assert wait_until(lambda: "could not be marked done" in caplog.text, timeout=30)
-    proxy.resume()
-    time.sleep(1.5)
+        # The turn's chat-log lines (inbound and outbound) are one write after the send, which the
+        # outage took; the inbound message itself stays in the ledger row.
+        assert ledger_and_log(direct) == (["processing"], [])
+        assert "could not write the chat log" in caplog.text
+        assert live.runtime.journal.pending, "what the turn owes is kept on disk"
+        proxy.resume()
+        assert wait_until(lambda: ledger_and_log(direct) == (["done"], ["in", "out"]),
+                          timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.5)
+    assert not live.runtime.journal.pending
     assert [m.body for m in twilio_server.messages(to=TO)] == ["Boa noite!"], "no second reply, no apology"
-    # The turn's chat-log lines (inbound and outbound) are one write after the send, which the
-    # outage took; the inbound message itself stays in the ledger row.
-    assert ledger_and_log(direct) == (["processing"], [])
-    assert "could not write the chat log" in caplog.text
+    assert len(openai_server.chat_requests()) == 1
     assert "Boa noite" not in caplog.text and "boa noite" not in caplog.text, "no message text in the logs"
-    assert live.runtime.journal.pending, "what the turn owes is kept on disk"
 
 
 def test_a_restart_after_such_an_outage_records_the_turn_without_answering_it_again(

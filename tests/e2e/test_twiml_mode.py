@@ -206,3 +206,27 @@ def test_with_twilio_credentials_a_restart_answers_leftovers_through_the_message
     live = make_live_app(REPLY_MODE="twiml")
     assert wait_until(lambda: [ledger.get_entry(live.services.db, i).status for i in ids] == ["done", "done"])
     assert [m.body for m in twilio_server.messages()] == ["Eco: primeira antes da queda", "Eco: segunda antes da queda"]
+
+
+def test_what_a_sent_reply_owes_is_paid_once_the_database_is_back_without_another_message(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    """A sender who never writes again must not leave their row `processing` until a restart: the
+    runtime pays the after-send journal on its own every few seconds once the stores answer."""
+    from worker.runtime import JOURNAL_RETRY_SECONDS
+
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
+    openai_server.on("^devagar$", say("Resposta demorada."), delay=1.5)
+    result: list = []
+    sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid="SMtwimlpay01")))
+    sending.start()
+    assert wait_until(lambda: len(openai_server.chat_requests()) == 1, timeout=10), "the model is thinking"
+    proxy.pause()
+    sending.join(timeout=30)
+    assert _messages(result[0]) == [("Resposta demorada.", [])] and live.runtime.journal.pending
+    proxy.resume()
+    assert wait_until(lambda: [(sid, status) for sid, status, _e in _rows(direct)] == [("SMtwimlpay01", "done")],
+                      timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.5)
+    assert not live.runtime.journal.pending
+    assert [(m.direction, m.body) for m in reversed(live.services.chatlog.list(phone=ALICE).items)] == [
+        ("in", "devagar"), ("out", "Resposta demorada.")]

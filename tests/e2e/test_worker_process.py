@@ -112,3 +112,27 @@ def test_the_worker_process_moves_spooled_messages_into_the_ledger_and_answers_t
         assert ledger.get_by_sid(db, "SMspooled0001").received_at.isoformat() == "2026-12-03T12:00:00+00:00"
     finally:
         db.dispose()
+
+
+def test_the_worker_process_pays_the_after_send_journal_on_its_own(app_py, twilio_server):
+    """A turn whose reply went out while the database was down owes its `done` in the journal (written
+    here as the worker writes it); the worker records it within seconds, with no other message."""
+    from sqlalchemy import text
+
+    from worker.after_send import FILE_NAME, AfterSendJournal, Owed
+    from worker.runtime import JOURNAL_RETRY_SECONDS
+
+    _url, _proc, data_dir = app_py
+    db = Database(f"sqlite:///{data_dir / 'app.db'}", pool_size=1)
+    try:
+        entry_id = ledger.add_to_ledger(db, "SMowed000001", ALICE, "respondida na queda", failed="(placeholder)")
+        with db.engine.begin() as conn:  # left `processing` by the outage, as the worker leaves it
+            conn.execute(text("UPDATE inbound_messages SET status = 'processing', error = NULL WHERE id = :id"),
+                         {"id": entry_id})
+        AfterSendJournal(data_dir / FILE_NAME, db, chatlog=None).owe(Owed([entry_id]))
+        assert wait_until(lambda: ledger.get_by_sid(db, "SMowed000001").status == "done",
+                          timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.25)
+        assert not (data_dir / FILE_NAME).exists() or (data_dir / FILE_NAME).stat().st_size == 0
+        assert twilio_server.messages() == [], "recorded, never answered again"
+    finally:
+        db.dispose()

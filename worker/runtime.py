@@ -19,8 +19,9 @@ from .turns import APOLOGY, TurnProcessor
 
 log = logging.getLogger(__name__)
 RESENT_REASON = "arrived while the database was down; the sender was asked to send it again (REPLY_MODE=twiml)"
-CANNOT_ANSWER_LATER = ("interrupted by a restart before its reply left (REPLY_MODE=twiml); without Twilio "
-                       "credentials there is no way to answer it later")
+CANNOT_ANSWER_LATER = ("interrupted by a restart before its reply left (REPLY_MODE=twiml); without the "
+                       "Messages API (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER) it "
+                       "cannot be answered later")
 SPOOL_CHECK_SECONDS = 1.0  # how often the worker side looks for messages the webhook spooled
 # How often the runtime pays, on its own, what sent turns owe the stores (one stat when nothing is
 # owed): a sender who never writes again must not leave their row `processing` until a restart.
@@ -47,7 +48,8 @@ class AssistantRuntime:
 
     def start(self) -> None:
         """Start taking work, beginning with what a crash left in the ledger; then keep moving what
-        the webhook spooled while the database was down into the ledger (WORKER_MODE=thread)."""
+        the webhook spooled while the database was down into the ledger, and paying what sent turns
+        owe the stores (WORKER_MODE=thread, REPLY_MODE=twiml; `python -m worker` runs the same chores)."""
         self.assistant.warm_up()
         self.drain_spool()
         self.dispatcher.recover(fail_with=self._unanswerable_leftovers())

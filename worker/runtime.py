@@ -83,7 +83,7 @@ class AssistantRuntime:
         if time.monotonic() < self._next_payment:
             return 0
         self._next_payment = time.monotonic() + JOURNAL_RETRY_SECONDS
-        return self.journal.settle() if self.journal.pending else 0
+        return self.journal.settle()  # one stat when nothing is owed
 
     def keep_up(self) -> None:
         """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, then the journal."""

@@ -113,20 +113,27 @@ def test_with_the_database_down_the_sender_is_asked_to_resend_and_the_message_is
     assert _messages(live.send(ALICE, "olá de novo")) == [("Eco: olá de novo", [])]
 
 
-def test_a_database_cut_during_the_model_call_does_not_cost_the_reply(
-        make_live_app, pg_behind_proxy, openai_server, twilio_server):
-    """The reply was made; the chat log and the ledger refuse it: the reply still leaves in the
-    response (it was a 500), and the bookkeeping is paid after the next turn the stores take."""
-    proxy, url, direct = pg_behind_proxy
-    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
+def _reply_while_the_database_is_cut(live, proxy, openai_server, sid: str):
+    """Send "devagar" and cut the database (the proxy stays paused) while the model thinks; the response."""
     openai_server.on("^devagar$", say("Resposta demorada."), delay=1.5)
     result: list = []
-    sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid="SMtwimlcut01")))
+    sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid=sid)))
     sending.start()
     assert wait_until(lambda: len(openai_server.chat_requests()) == 1, timeout=10), "the model is thinking"
     proxy.pause()
     sending.join(timeout=30)
-    assert result[0].status_code == 200 and _messages(result[0]) == [("Resposta demorada.", [])]
+    return result[0]
+
+
+def test_a_database_cut_during_the_model_call_does_not_cost_the_reply(
+        make_live_app, pg_behind_proxy, openai_server, twilio_server):
+    """The reply was made; the chat log and the ledger refuse it: the reply still leaves in the
+    response (it was a 500), and the bookkeeping is paid once the stores answer (here by the next
+    turn, or by the runtime's own payment if it comes first)."""
+    proxy, url, direct = pg_behind_proxy
+    live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
+    response = _reply_while_the_database_is_cut(live, proxy, openai_server, "SMtwimlcut01")
+    assert response.status_code == 200 and _messages(response) == [("Resposta demorada.", [])]
     assert live.runtime.journal.pending
     proxy.resume()
     assert _messages(live.send(ALICE, "depois", sid="SMtwimlcut02")) == [("Eco: depois", [])]
@@ -216,17 +223,11 @@ def test_what_a_sent_reply_owes_is_paid_once_the_database_is_back_without_anothe
 
     proxy, url, direct = pg_behind_proxy
     live = make_live_app(REPLY_MODE="twiml", DATABASE_URL=url)
-    openai_server.on("^devagar$", say("Resposta demorada."), delay=1.5)
-    result: list = []
-    sending = threading.Thread(target=lambda: result.append(live.send(ALICE, "devagar", sid="SMtwimlpay01")))
-    sending.start()
-    assert wait_until(lambda: len(openai_server.chat_requests()) == 1, timeout=10), "the model is thinking"
-    proxy.pause()
-    sending.join(timeout=30)
-    assert _messages(result[0]) == [("Resposta demorada.", [])] and live.runtime.journal.pending
+    response = _reply_while_the_database_is_cut(live, proxy, openai_server, "SMtwimlpay01")
+    assert _messages(response) == [("Resposta demorada.", [])] and live.runtime.journal.pending
     proxy.resume()
-    assert wait_until(lambda: [(sid, status) for sid, status, _e in _rows(direct)] == [("SMtwimlpay01", "done")],
-                      timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.5)
-    assert not live.runtime.journal.pending
+    # The row is marked before the paid entry leaves the file: wait for both.
+    assert wait_until(lambda: [(sid, status) for sid, status, _e in _rows(direct)] == [("SMtwimlpay01", "done")]
+                      and not live.runtime.journal.pending, timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.5)
     assert [(m.direction, m.body) for m in reversed(live.services.chatlog.list(phone=ALICE).items)] == [
         ("in", "devagar"), ("out", "Resposta demorada.")]

@@ -129,10 +129,11 @@ def test_the_worker_process_pays_the_after_send_journal_on_its_own(app_py, twili
         with db.engine.begin() as conn:  # left `processing` by the outage, as the worker leaves it
             conn.execute(text("UPDATE inbound_messages SET status = 'processing', error = NULL WHERE id = :id"),
                          {"id": entry_id})
-        AfterSendJournal(data_dir / FILE_NAME, db, chatlog=None).owe(Owed([entry_id]))
-        assert wait_until(lambda: ledger.get_by_sid(db, "SMowed000001").status == "done",
+        journal = AfterSendJournal(data_dir / FILE_NAME, db, chatlog=None)
+        journal.owe(Owed([entry_id]))
+        # The row is marked before the paid entry leaves the file: wait for both.
+        assert wait_until(lambda: ledger.get_by_sid(db, "SMowed000001").status == "done" and not journal.pending,
                           timeout=JOURNAL_RETRY_SECONDS + 10, interval=0.25)
-        assert not (data_dir / FILE_NAME).exists() or (data_dir / FILE_NAME).stat().st_size == 0
         assert twilio_server.messages() == [], "recorded, never answered again"
     finally:
         db.dispose()

@@ -1,7 +1,7 @@
 """The one admin guard of the operator routes: a bearer token, a dashboard session, or loopback.
 
 Rules, checked before every request except the open endpoints (webhook, health, signed media,
-static files, the login page):
+static files, the login page, and `/`, a redirect to the dashboard):
 - `ADMIN_TOKEN` set: `Authorization: Bearer <token>` (constant-time compare) or the session cookie
   the login page set; a state-changing request on the cookie must carry the CSRF token. Missing or
   wrong token: 401. Repeated failures from one address: 429 with Retry-After, doubling each time.
@@ -22,7 +22,7 @@ from .errors import error_response
 from .throttle import FailureThrottle
 
 OPEN_BLUEPRINTS = {"whatsapp", "health", "media"}
-OPEN_ENDPOINTS = {"static", "dashboard.login", "dashboard.logout"}
+OPEN_ENDPOINTS = {"static", "dashboard.home", "dashboard.login", "dashboard.logout"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}

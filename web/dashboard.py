@@ -1,5 +1,5 @@
-"""The operator's dashboard: `/report` (HTML), `/get-report-data` (the same data as JSON), and the
-login page that trades the admin token for a session cookie.
+"""The operator's dashboard: `/report` (HTML), `/get-report-data` (the same data as JSON), the
+login page that trades the admin token for a session cookie, and `/`, which points at `/report`.
 
 Pages are rendered by Jinja with autoescaping on and served with a strict Content-Security-Policy:
 no inline script, nothing from another origin except the S3 store's signed image links.
@@ -53,6 +53,12 @@ def _page_url(**changes: object) -> str:
     args = {key: value for key, value in request.args.items() if value != ""}
     args.update({key: value for key, value in changes.items() if value is not None})
     return url_for("dashboard.report", **args)
+
+
+@bp.get("/")
+def home() -> Response:
+    """Send whoever opens the server's root to the dashboard, which asks for the admin token itself."""
+    return redirect(url_for("dashboard.report"), 302)
 
 
 @bp.get("/report")

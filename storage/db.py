@@ -127,6 +127,10 @@ class Database:
         """Bring the schema to the newest Alembic revision (safe to call at every start)."""
         upgrade(self.engine)
 
+    def checkpoint(self) -> bool:
+        """Empty SQLite's WAL file into the database file (see `checkpoint_wal`); True when done."""
+        return checkpoint_wal(self.engine)
+
     def ping(self) -> None:
         """Raise if the database does not answer a trivial query."""
         with self.engine.connect() as conn:
@@ -157,6 +161,20 @@ def make_engine(url: str, pool_size: int = 10, ping_after_idle: float = PING_AFT
     engine = create_engine(url, pool_size=pool_size, max_overflow=20, **options)
     _ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+def checkpoint_wal(engine: Engine) -> bool:
+    """On SQLite, copy every page version in the WAL back into the database file and truncate the
+    WAL to zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), waiting out readers and writers for as
+    long as the busy timeout allows. The WAL keeps the old versions of every page written since the
+    last checkpoint, so a deleted row's text stays there, secure_delete or not, until this runs.
+    Returns False when the database stayed busy and some of the WAL is left; other databases have
+    nothing to do here (True)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        busy, _log_frames, _checkpointed = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return not busy
 
 
 def _leave_autocommit(conn: Connection, dbapi_connection: Any) -> None:

@@ -20,7 +20,7 @@ from agent.turn import Reply
 from common.clock import utcnow
 from storage import images, todos, users
 from storage.conversation import Flow, clear_flow, set_flow
-from storage.erasure import erase_phone
+from storage.erasure import erase_from_disk, erase_phone
 from storage.media import MediaStore
 
 from .auth import require_login
@@ -147,6 +147,8 @@ def erase_step(ctx: TurnContext, flow: Flow) -> Reply:
             log.exception("a media object of an erased user could not be deleted")
     removed = services.chatlog.delete_phone(phone)
     clear_session(services.session_db, phone)
+    if not erase_from_disk(services.db.engine, services.session_db.db_engine):
+        log.warning("a database stayed busy: part of its WAL, with erased rows, is left until the next checkpoint")
     log.info("erased the data of the phone ending %s", phone[-4:])
     return Reply(texts=[f"🗑️ Pronto: apaguei sua conta, {erased.todo_lists} lista(s), "
                         f"{len(erased.media_keys)} arquivo(s) de foto/áudio, {removed} mensagem(ns) e a memória "

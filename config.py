@@ -13,6 +13,8 @@ from typing import Mapping
 from urllib.parse import quote_plus, urlparse
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(ValueError):
@@ -40,6 +42,7 @@ class Config:
     aws_secret_access_key: str | None = None
     aws_region: str = "us-east-1"
     session_db: Path = Path("./data/sessions.db")
+    session_db_url: str | None = None
     history_runs: int = 5
     session_max_runs: int = 50
     openai_api_key: str | None = None
@@ -73,6 +76,17 @@ class Config:
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_number)
+
+    @property
+    def session_store_url(self) -> str:
+        """Where agno's session memory lives: SESSION_DB_URL, else the application database when it is
+        PostgreSQL (agno's own tables in it, so every worker machine shares the memory), else the
+        SQLite file SESSION_DB."""
+        if self.session_db_url:
+            return self.session_db_url
+        if self.database_url.startswith("postgresql"):
+            return self.database_url
+        return f"sqlite:///{self.session_db.resolve().as_posix()}"
 
     @property
     def media_dir(self) -> Path:
@@ -170,6 +184,26 @@ def database_url_from(env: Mapping[str, str], data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'app.db').as_posix()}"
 
 
+def session_db_url_from(env: Mapping[str, str]) -> str | None:
+    """SESSION_DB_URL checked: a SQLAlchemy URL of a SQLite file or a PostgreSQL database (postgres:// normalised)."""
+    url = _get(env, "SESSION_DB_URL")
+    if url is None:
+        return None
+    if url.startswith("postgres://"):
+        url = url.replace("postgres://", "postgresql://", 1)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"SESSION_DB_URL must be a SQLAlchemy URL such as postgresql://... or sqlite:///path, "
+                          f"got {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(f"SESSION_DB_URL must name a SQLite file (sqlite:///path), got {url!r}")
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"SESSION_DB_URL must be a sqlite:///path or postgresql://host/database URL, got {url!r}")
+    return url
+
+
 def secret_key_from(env: Mapping[str, str], data_dir: Path) -> str:
     """SECRET_KEY, else a random key kept in `<DATA_DIR>/secret_key` so signed links survive restarts."""
     key = _get(env, "SECRET_KEY")
@@ -236,6 +270,7 @@ def build_config(env: Mapping[str, str]) -> Config:
         aws_secret_access_key=_get(env, "AWS_SECRET_ACCESS_KEY"),
         aws_region=_get(env, "AWS_REGION") or "us-east-1",
         session_db=Path(_get(env, "SESSION_DB") or data_dir / "sessions.db"),
+        session_db_url=session_db_url_from(env),
         history_runs=history_runs,
         session_max_runs=session_max_runs,
         openai_api_key=_get(env, "OPENAI_API_KEY"),

@@ -9,18 +9,17 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from agno.db.sqlite import SqliteDb
-from agno.db.utils import json_serializer
 from openai import OpenAI
 
 from agent.openai_client import make_openai_client
-from agent.session_db import PreparedSqliteDb
+from agent.session_db import SessionDb
+from agent.session_store import open_session_db
 from channels.media import MediaDownloader
 from channels.twilio_outbound import LocalSender, ReplySender, TwilioSender
 from config import Config
 from storage.chatlog import ChatLog, open_chat_log
 from storage import sealing
-from storage.db import Database, make_engine
+from storage.db import Database
 from storage.media import MediaStore, open_media_store
 from worker.gate import CpuGate
 
@@ -60,12 +59,13 @@ class Services:
     openai: OpenAI | None
     downloader: MediaDownloader | None
     public_url: PublicUrl
-    session_db: SqliteDb
+    session_db: SessionDb
     gate: CpuGate = field(default_factory=CpuGate)
 
     def close(self) -> None:
         """Release connections (tests and clean shutdown)."""
         self.db.dispose()
+        self.session_db.db_engine.dispose()
 
 
 def build_services(config: Config) -> Services:
@@ -73,7 +73,8 @@ def build_services(config: Config) -> Services:
     sealing.configure(config.secret_key)
     # Turns hold a connection only for short transactions; a capped pool keeps many worker threads
     # from exhausting PostgreSQL's connection limit (100 by default).
-    db = Database(config.database_url, pool_size=min(max(5, config.worker_threads + 2), 20))
+    pool_size = min(max(5, config.worker_threads + 2), 20)
+    db = Database(config.database_url, pool_size=pool_size)
     db.migrate()
     public_url = PublicUrl(config.public_base_url, f"http://{config.host}:{config.port}")
     media = open_media_store(bucket_name=config.bucket_name, prefix=config.prefix,
@@ -96,11 +97,10 @@ def build_services(config: Config) -> Services:
                                      config.twilio_api_base_url)
     else:
         sender = LocalSender()
-    config.session_db.parent.mkdir(parents=True, exist_ok=True)
-    # agno's own engine keeps SQLite's rollback journal and a 5 s lock wait: with a couple of hundred
-    # senders at once, session writes failed with "database is locked" and those turns left memory.
-    session_engine = make_engine(f"sqlite:///{config.session_db.resolve()}", pool_size=config.worker_threads + 2,
-                                 json_serializer=json_serializer)
-    # No tool of ours asks for approval (tests/integration/test_session_db.py checks): no approval rows.
-    session_db = PreparedSqliteDb(db_engine=session_engine, approvals=False)
+    # SQLite: agno's own engine kept the rollback journal and a 5 s lock wait, and with a couple of
+    # hundred senders at once session writes failed with "database is locked". PostgreSQL: capped
+    # like the application's pool, since both count against the server's connection limit.
+    session_url = config.session_store_url
+    pool = config.worker_threads + 2 if session_url.startswith("sqlite") else pool_size
+    session_db = open_session_db(session_url, pool_size=pool, history_runs=config.history_runs)
     return Services(config, db, chatlog, media, sender, openai_client, downloader, public_url, session_db, gate)

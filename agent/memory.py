@@ -1,4 +1,5 @@
-"""The agent's session memory, read and cleared for the operator through agno's own `SqliteDb` API.
+"""The agent's session memory, read and cleared for the operator through agno's own `SqliteDb` /
+`PostgresDb` API (the same calls on both).
 
 A session is keyed by the sender's canonical phone (`+55...`). Clearing removes the agno session,
 its runs (the messages the model sees as history) and any agno user memories of that phone; the
@@ -10,11 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from typing import Union
+
+from agno.db.postgres import PostgresDb
 from agno.db.sqlite import SqliteDb
 from sqlalchemy import bindparam, column, func, select, table
 
 DELETE_BATCH = 500
 KEPT = ("chat_log", "users", "logins", "images", "todo_lists")
+AgnoDb = Union[SqliteDb, PostgresDb]
 
 
 @dataclass(frozen=True)
@@ -78,19 +83,19 @@ def _summary(raw: dict[str, Any], max_messages: int) -> SessionMemory:
                          recent)
 
 
-def memory_status(db: SqliteDb, session_id: str) -> SessionMemory | None:
+def memory_status(db: AgnoDb, session_id: str) -> SessionMemory | None:
     """The session's run and message counts and times, or None when it holds nothing."""
     raw = db.get_session(session_id, deserialize=False)
     return _summary(raw, 0) if raw else None
 
 
-def session_messages(db: SqliteDb, session_id: str) -> list[MemoryMessage]:
+def session_messages(db: AgnoDb, session_id: str) -> list[MemoryMessage]:
     """Every message the session keeps for the model, oldest first (what the assistant remembers)."""
     raw = db.get_session(session_id, deserialize=False)
     return _messages(raw.get("runs") or []) if raw else []
 
 
-def list_memory(db: SqliteDb, page: int = 1, per_page: int = 20, session_id: str | None = None,
+def list_memory(db: AgnoDb, page: int = 1, per_page: int = 20, session_id: str | None = None,
                 max_messages: int = 50) -> tuple[list[SessionMemory], int]:
     """One page of sessions, most recently updated first, each with its newest `max_messages`."""
     if session_id is not None:
@@ -101,16 +106,16 @@ def list_memory(db: SqliteDb, page: int = 1, per_page: int = 20, session_id: str
     return [_summary(row, max_messages) for row in rows], total
 
 
-def _runs_table(db: SqliteDb):
+def _runs_table(db: AgnoDb):
     return table(db.runs_table_name, column("run_id"), column("session_id"), column("run_index"),
-                 column("created_at"))
+                 column("created_at"), schema=getattr(db, "db_schema", None))
 
 
-def trim_session(db: SqliteDb, session_id: str, most: int, keep: int) -> int:
+def trim_session(db: AgnoDb, session_id: str, most: int, keep: int) -> int:
     """Once a session holds more than `most` runs, delete its oldest so the newest `keep` remain.
 
-    agno reads every stored run of a session on each turn, so without a bound a sender's turns get
-    slower for as long as they keep talking (and their messages sit in two stores). The chat log
+    A turn reads only the newest HISTORY_RUNS runs (agent/session_db.py), but the memory API and
+    LGPD export read them all, and the messages would sit in two stores without end. The chat log
     keeps the whole conversation for recall_history. agno files a new run under its position in the
     loaded list, so the survivors are renumbered 0..keep-1 in the same transaction: otherwise the
     next run would sort before them and the model would read its history out of order. Returns the
@@ -133,12 +138,12 @@ def trim_session(db: SqliteDb, session_id: str, most: int, keep: int) -> int:
     return cut
 
 
-def _user_memory_ids(db: SqliteDb, user_id: str | None) -> list[str]:
+def _user_memory_ids(db: AgnoDb, user_id: str | None) -> list[str]:
     rows, _ = db.get_user_memories(user_id=user_id, deserialize=False)
     return [row["memory_id"] for row in rows]
 
 
-def clear_session(db: SqliteDb, session_id: str) -> Removed | None:
+def clear_session(db: AgnoDb, session_id: str) -> Removed | None:
     """Delete one sender's session, runs and agno user memories; None when there was nothing."""
     status = memory_status(db, session_id)
     memory_ids = _user_memory_ids(db, session_id)
@@ -152,7 +157,7 @@ def clear_session(db: SqliteDb, session_id: str) -> Removed | None:
                    len(memory_ids))
 
 
-def clear_all(db: SqliteDb) -> Removed:
+def clear_all(db: AgnoDb) -> Removed:
     """Delete every session with its runs, and every agno user memory."""
     rows, sessions = db.get_sessions(deserialize=False, include_runs=False)
     _, runs = db.get_runs(deserialize=False, limit=1)

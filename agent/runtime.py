@@ -45,13 +45,15 @@ def after_run(run_output: RunOutput, session: AgentSession, run_context: RunCont
 
     agno stores every message of a run, so each run row carried the ~5 KB instructions again (six
     of its seven kilobytes) although history never replays a system message; serialising and
-    writing it was the largest part of agno's per-turn storage cost. The number of runs agno
-    loaded lets the trim after the turn skip its count query while the bound is far off."""
+    writing it was the largest part of agno's per-turn storage cost. The number of runs the session
+    held when it was read (not the few runs read for history) lets the trim after the turn skip
+    its count query while the bound is far off."""
     if run_output.messages:
         run_output.messages = [message for message in run_output.messages if message.role != "system"]
     ctx = find_turn_context(run_context)
     if ctx is not None:
-        ctx.stored_runs = len(session.runs or []) + 1
+        held = ctx.services.session_db.runs_held(session.session_id)
+        ctx.stored_runs = (len(session.runs or []) if held is None else held) + 1
 
 
 class Assistant:

@@ -62,9 +62,17 @@ def _sql_dump(live) -> str:
     return "\n".join(parts)
 
 
-def _session_dump(path: Path) -> str:
-    """Every row of every table of agno's session database (the agent's memory)."""
-    conn = sqlite3.connect(path)
+def _session_dump(live) -> str:
+    """Every row of every table of agno's session database (the agent's memory): the SQLite file read
+    directly, or its schema in PostgreSQL (the default when DATABASE_URL is PostgreSQL)."""
+    session_db = live.services.session_db
+    if session_db.db_engine.dialect.name == "postgresql":
+        schema = session_db.db_schema
+        with session_db.db_engine.connect() as conn:
+            tables = inspect(conn).get_table_names(schema=schema)
+            return "\n".join(repr(tuple(row)) for t in tables
+                             for row in conn.execute(text(f'SELECT * FROM "{schema}"."{t}"')))
+    conn = sqlite3.connect(live.config.session_db)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return "\n".join(repr(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
@@ -102,7 +110,7 @@ def test_the_password_is_in_no_store(backend, request, make_live_app, openai_ser
         "chat log": "\n".join(m.body for m in chatlog.items),
         **({"MongoDB chat_log documents": "\n".join(mongo_bodies(request, env))} if "MONGODB_URI" in env else {}),
         "files under DATA_DIR": _files(live.config.data_dir),
-        "session DB rows": _session_dump(live.config.session_db),
+        "session DB rows": _session_dump(live),
         "model requests": json.dumps(openai_server.chat_requests(), ensure_ascii=False),
         "log output": caplog.text + "\n".join(str(r.args) for r in caplog.records),
         "replies sent": "\n".join(m.body for m in twilio_server.messages()),

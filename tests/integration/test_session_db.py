@@ -1,31 +1,63 @@
-"""agent.session_db.PreparedSqliteDb writes exactly the rows agno's own SqliteDb writes.
+"""agent.session_db's prepared storage writes exactly the rows agno's own SqliteDb / PostgresDb writes.
 
 The same sequence of session and run upserts goes to a stock `SqliteDb` file and to a
-`PreparedSqliteDb` file; the stored rows (timestamps aside) and the returned sessions must match,
+`PreparedSqliteDb` file, and to a stock `PostgresDb` and a `PreparedPostgresDb` (each in a schema of
+its own on the real PostgreSQL); the stored rows (timestamps aside) and the returned sessions must match,
 including the cases agno's statements handle specially: a run updated after insert keeps its
 run_index, a session owned by another user is not overwritten, a run without an index is filed
 after the others.
 """
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from agno.db.postgres import PostgresDb
 from agno.db.sqlite import SqliteDb
 from agno.models.message import Message
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
 from agno.session import AgentSession
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from agent.session_db import PreparedSqliteDb
+from agent.session_db import PreparedPostgresDb, PreparedSqliteDb
+from agent.session_store import open_session_db
 
 ALICE, BOB = "+5511999990001", "+5511999990002"
 MOVING = {"created_at", "updated_at"}
 
 
+def drop_schemas(url: str, *schemas: str) -> None:
+    """Drop the test's own PostgreSQL schemas (agno's tables in them)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path):
+    """(stock agno class, prepared class, kwargs of a fresh store by name) on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield SqliteDb, PreparedSqliteDb, lambda name: {"db_file": str(tmp_path / f"{name}.db")}
+        return
+    url, schemas = request.getfixturevalue("pg_url"), []
+
+    def fresh(name: str) -> dict:
+        schemas.append(f"t_{name}_{uuid.uuid4().hex[:8]}")
+        return {"db_url": url, "db_schema": schemas[-1]}
+
+    yield PostgresDb, PreparedPostgresDb, fresh
+    drop_schemas(url, *schemas)
+
+
 @pytest.fixture
-def pair(tmp_path):
-    stock = SqliteDb(db_file=str(tmp_path / "stock.db"))
-    prepared = PreparedSqliteDb(db_file=str(tmp_path / "prepared.db"))
+def pair(backend):
+    stock_class, prepared_class, fresh = backend
+    stock, prepared = stock_class(**fresh("stock")), prepared_class(**fresh("prepared"))
     yield stock, prepared
     for db in (stock, prepared):
         db.db_engine.dispose()
@@ -122,7 +154,7 @@ def test_agno_reads_back_what_was_written(pair):
     assert [r.content for r in loaded.runs] == ["resposta 0", "resposta 1", "resposta 2"]
 
 
-def test_no_tool_asks_for_approval_so_the_assistant_skips_the_approval_update(tmp_path):
+def test_no_tool_asks_for_approval_so_the_assistant_skips_the_approval_update(backend):
     from agno.tools.function import Function
 
     from tools import all_tools
@@ -130,7 +162,8 @@ def test_no_tool_asks_for_approval_so_the_assistant_skips_the_approval_update(tm
     for tool in all_tools():
         function = Function.from_callable(tool)
         assert not function.requires_confirmation and function.approval_type is None, function.name
-    assert PreparedSqliteDb(db_file=str(tmp_path / "s.db"), approvals=False).update_approval_run_status(
+    _, prepared_class, fresh = backend
+    assert prepared_class(**fresh("approvals"), approvals=False).update_approval_run_status(
         "run", RunStatus.completed) == 0
 
 

@@ -12,7 +12,7 @@ import logging
 from agno.db.utils import json_serializer
 from sqlalchemy.engine import make_url
 
-from storage.db import make_engine
+from storage.db import make_engine, schema_lock
 
 from .session_db import PreparedPostgresDb, PreparedSqliteDb, SessionDb
 
@@ -39,7 +39,8 @@ def open_session_db(url: str, pool_size: int, history_runs: int | None, schema: 
     else:
         db = PreparedSqliteDb(db_engine=engine, approvals=False, history_runs=history_runs)
     try:
-        db.ensure_indexes()
+        with schema_lock(engine):  # web and worker processes started together on PostgreSQL
+            db.ensure_indexes()
     except Exception:
         # Unreachable at start: turns then fail (and retry) until it answers; the index comes next start.
         log.warning("could not check the session database's tables and indexes", exc_info=True)

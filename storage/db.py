@@ -229,6 +229,51 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     return cfg
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by newer code than this process runs: it must not touch it."""
+
+
+# Any number of web and worker processes may start at once on a fresh PostgreSQL database; each
+# runs the upgrade, so it is serialized with a session-level advisory lock (an arbitrary constant
+# key): the first migrates, the rest wait, then find the schema at head and do nothing.
+MIGRATION_LOCK_KEY = 0x77A_5C4E
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold the cluster-wide schema lock for the block on PostgreSQL (a no-op elsewhere): for every
+    start-up step that creates tables, so processes started together do not race to create them."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as lock_conn:
+        lock_conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        try:
+            yield
+        finally:
+            lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+            lock_conn.rollback()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the migrations up to `revision` on `engine`."""
-    command.upgrade(alembic_config(engine), revision)
+    """Run the migrations up to `revision` on `engine`, one process at a time on PostgreSQL;
+    raises SchemaTooNew when the database is at a revision this code does not know."""
+    cfg = alembic_config(engine)
+    with schema_lock(engine):
+        _refuse_newer_schema(engine, cfg)
+        command.upgrade(cfg, revision)
+
+
+def _refuse_newer_schema(engine: Engine, cfg: AlembicConfig) -> None:
+    """Stop before a process of older code runs on (or "upgrades") a schema it does not know."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        raise SchemaTooNew(f"the database schema is at revision {', '.join(unknown)}, newer than this code knows "
+                           f"(its newest is {script.get_current_head()}): deploy the newer code on this machine too")

@@ -3,7 +3,6 @@ worker process), `flask --app app worker` (same as `python -m worker`), and
 `flask --app app chat --phone +55...` to talk to the assistant from the terminal."""
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import socket
@@ -15,18 +14,10 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from common.process_setup import configure_logging, settle_heap
 from config import Config, ConfigError
 
 log = logging.getLogger("assistant")
-# The openai SDK sends through httpx2/httpcore2 (forks of httpx/httpcore, with loggers of their own).
-NOISY_LOGGERS = ("twilio.http_client", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "botocore", "urllib3")
-
-
-def configure_logging(level: str) -> None:
-    """Plain logs on stderr; libraries that would log message bodies at INFO are kept quieter."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _warn_about(config: Config) -> None:
@@ -46,7 +37,8 @@ def _warn_about(config: Config) -> None:
 def create_app(config: Config | None = None, start_worker: bool = True) -> Flask:
     """Build the Flask app with every store and client opened once. With WORKER_MODE=thread (or
     REPLY_MODE=twiml) the worker threads start here too; with WORKER_MODE=process the turns run in
-    `python -m worker` and this app only nudges it after each ledger insert."""
+    `python -m worker`: on SQLite this app nudges it after each ledger insert; on PostgreSQL each
+    insert defers the sender's engine job in the same statement, for any worker to take."""
     from services import build_services
     from web import health, media, whatsapp
     from web.errors import register_error_handlers
@@ -67,7 +59,9 @@ def create_app(config: Config | None = None, start_worker: bool = True) -> Flask
     app.cli.add_command(worker_command)
     app.cli.add_command(make_thumbnails_command)
     _warn_about(config)
-    if config.separate_worker:
+    if config.turn_engine == "procrastinate":
+        runtime.start_chores()  # this process's own spool and journal; the turns run on the workers
+    elif config.separate_worker:
         app.extensions["worker_nudger"] = Nudger(socket_path(config.data_dir))
     elif start_worker:
         runtime.start()
@@ -156,14 +150,6 @@ def serve(app: Flask, host: str, port: int) -> None:
         server.server_close()
 
 
-def settle_heap() -> None:
-    """Collect once, then freeze what start-up built (modules, app, clients) out of the garbage
-    collector's reach: the first full collection after start walked all of it and held the first
-    webhook about 0.1 s."""
-    gc.collect()
-    gc.freeze()
-
-
 def _leave(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -178,7 +164,13 @@ def main() -> None:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2)
-    app = create_app(config)  # migrates the schema before the worker opens the database
+    from storage.db import SchemaTooNew
+
+    try:
+        app = create_app(config)  # migrates the schema before the worker opens the database
+    except SchemaTooNew as exc:
+        print(f"Refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(3)
     supervisor = WorkerSupervisor().start() if config.separate_worker else None
     signal.signal(signal.SIGTERM, _leave)  # stop like Ctrl-C, so the worker child is stopped too
     log.info("serving on http://%s:%s (webhook: POST /whatsapp)", config.host, config.port)

@@ -66,6 +66,8 @@ class Config:
     worker_nice: int = 5
     burst_window_seconds: float = 3.0
     max_attempts: int = 3
+    worker_failover_seconds: float = 15.0
+    local_media_shared: bool = False
     log_level: str = "INFO"
     password_hash_profile: str = "production"
 
@@ -97,6 +99,17 @@ class Config:
         """Whether turns run in the `python -m worker` process. REPLY_MODE=twiml answers inside the
         webhook, so its worker only recovers leftovers and stays in the web process."""
         return self.worker_mode == "process" and self.reply_mode == "rest"
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def turn_engine(self) -> str:
+        """`procrastinate` when turns run as engine jobs (PostgreSQL, workers in their own processes,
+        on any number of machines), else `in-process` (the dispatcher of one process: SQLite's
+        `python -m worker`, WORKER_MODE=thread, REPLY_MODE=twiml)."""
+        return "procrastinate" if self.uses_postgresql and self.separate_worker else "in-process"
 
     def with_overrides(self, **changes) -> "Config":
         """A copy with some settings changed (used by tests and the CLI)."""
@@ -204,13 +217,19 @@ def session_db_url_from(env: Mapping[str, str]) -> str | None:
     return url
 
 
-def secret_key_from(env: Mapping[str, str], data_dir: Path) -> str:
-    """SECRET_KEY, else a random key kept in `<DATA_DIR>/secret_key` so signed links survive restarts."""
+def secret_key_from(env: Mapping[str, str], data_dir: Path, shared: bool = False) -> str:
+    """SECRET_KEY, else a random key kept in `<DATA_DIR>/secret_key` so signed links survive restarts.
+    With `shared` (machines that must open each other's sealed bodies and signed links) a missing
+    SECRET_KEY stops start-up: a key per folder would make every other machine's messages unreadable."""
     key = _get(env, "SECRET_KEY")
     if key:
         if len(key) < 16:
             raise ConfigError("SECRET_KEY must be at least 16 characters")
         return key
+    if shared:
+        raise ConfigError("SECRET_KEY must be set when DATABASE_URL is PostgreSQL and the worker runs in its own "
+                          "process: every web and worker machine seals and opens messages with it, so set the same "
+                          "long random value on each (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     path = data_dir / "secret_key"
     data_dir.mkdir(parents=True, exist_ok=True)
     if path.is_file():
@@ -228,6 +247,14 @@ def secret_key_from(env: Mapping[str, str], data_dir: Path) -> str:
     finally:
         draft.unlink()
     return path.read_text().strip()
+
+
+def _failover(env: Mapping[str, str]) -> float:
+    """WORKER_FAILOVER_SECONDS: how long a silent worker's turns wait before another takes them."""
+    seconds = _float(env, "WORKER_FAILOVER_SECONDS", 15.0)
+    if not 4 <= seconds <= 600:
+        raise ConfigError(f"WORKER_FAILOVER_SECONDS must be between 4 and 600, got {seconds:g}")
+    return seconds
 
 
 def build_config(env: Mapping[str, str]) -> Config:
@@ -253,6 +280,15 @@ def build_config(env: Mapping[str, str]) -> Config:
     if 0 < session_max_runs <= history_runs:
         raise ConfigError(f"SESSION_MAX_RUNS must be 0 (keep every run) or more than HISTORY_RUNS ({history_runs}), "
                           f"got {session_max_runs}")
+    database_url = database_url_from(env, data_dir)
+    engine_jobs = database_url.startswith("postgresql") and worker_mode == "process" and reply_mode == "rest"
+    bucket_name = _get(env, "BUCKET_NAME")
+    local_media_shared = _bool(env, "LOCAL_MEDIA_SHARED", False)
+    if engine_jobs and not bucket_name and not local_media_shared:
+        raise ConfigError("BUCKET_NAME must be set when DATABASE_URL is PostgreSQL and the worker runs in its own "
+                          "process: a sender's turn may run on any worker machine, and each would see only its own "
+                          "DATA_DIR/media. Set BUCKET_NAME (S3), or LOCAL_MEDIA_SHARED=true if DATA_DIR/media is one "
+                          "folder every web and worker machine mounts (or everything runs on one machine)")
     log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -260,10 +296,10 @@ def build_config(env: Mapping[str, str]) -> Config:
         host=_get(env, "HOST") or "127.0.0.1",
         port=_int(env, "PORT", 5000, minimum=0),
         data_dir=data_dir,
-        database_url=database_url_from(env, data_dir),
+        database_url=database_url,
         mongodb_uri=_get(env, "MONGODB_URI"),
         mongodb_db=_get(env, "MONGODB_DB") or "whatsapp_assistant",
-        bucket_name=_get(env, "BUCKET_NAME"),
+        bucket_name=bucket_name,
         prefix=(_get(env, "PREFIX") or "").lstrip("/"),
         s3_endpoint=_url(env, "S3_ENDPOINT", None),
         aws_access_key_id=_get(env, "AWS_ACCESS_KEY_ID"),
@@ -288,12 +324,14 @@ def build_config(env: Mapping[str, str]) -> Config:
         search_limit=_int(env, "SEARCH_LIMIT", 5, minimum=1),
         admin_token=_get(env, "ADMIN_TOKEN"),
         auth_ttl_hours=_int(env, "AUTH_TTL_HOURS", 720, minimum=1),
-        secret_key=secret_key_from(env, data_dir),
+        secret_key=secret_key_from(env, data_dir, shared=engine_jobs),
         worker_threads=_int(env, "WORKER_THREADS", 32, minimum=1),
         worker_mode=worker_mode,
         worker_nice=worker_nice,
         burst_window_seconds=_float(env, "BURST_WINDOW_SECONDS", 3.0),
         max_attempts=_int(env, "MAX_ATTEMPTS", 3, minimum=1),
+        worker_failover_seconds=_failover(env),
+        local_media_shared=local_media_shared,
         log_level=log_level,
         password_hash_profile=profile,
     )

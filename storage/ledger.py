@@ -1,7 +1,9 @@
 """The inbound ledger: each webhook delivery is written here before Twilio gets its 200.
 
-Status moves queued -> processing -> done | failed. A unique MessageSid makes Twilio's retries
-harmless. Rows left queued or processing by a crash are picked up again at start-up.
+Status moves queued -> processing -> sending -> done | failed. A unique MessageSid makes Twilio's
+retries harmless. Rows left queued or processing by a crash are answered again; a row left
+`sending` (its reply may have gone out, whole or in part, before the worker died) never is: it is
+failed with INTERRUPTED_WHILE_SENDING, since a second copy of a reply is worse than a visible failure.
 """
 from __future__ import annotations
 
@@ -14,10 +16,14 @@ from sqlalchemy.exc import IntegrityError
 
 from common.clock import as_utc, utcnow
 
+from . import turn_jobs
 from .db import Database
 from .models import InboundMessage
 
 REDACTED = "[senha]"
+SENDING = "sending"
+INTERRUPTED_WHILE_SENDING = ("the worker stopped while sending the reply (the process or its machine died, or "
+                             "the database went away): part of it may have reached the user, so it is not sent again")
 # Every message is inserted, claimed and finished once: Core statements prepared once, not the
 # ORM's unit of work (claim went from 1.6 to 0.3 ms on SQLite, python -m bench --only overhead).
 _LEDGER = InboundMessage.__table__
@@ -64,19 +70,25 @@ def _entry(row: InboundMessage) -> LedgerEntry:
 
 def add_to_ledger(db: Database, message_sid: str, sender: str, body: str = "",
                   media: list[dict[str, Any]] | None = None, profile_name: str | None = None,
-                  received_at: datetime | None = None, failed: str | None = None) -> int | None:
+                  received_at: datetime | None = None, failed: str | None = None,
+                  with_job: bool = False) -> int | None:
     """Insert a new inbound message, on disk when this returns (`Database.durable_statement`); returns
     its id, or None when the MessageSid is already there. With `failed` (the reason) it goes in as
     failed, never to be answered: kept for the record.
 
     Tried once more when its connection turns out dead (the server restarted since that connection
-    was last used, see PING_AFTER_IDLE in db.py): a delivery lost here is a message never answered."""
+    was last used, see PING_AFTER_IDLE in db.py): a delivery lost here is a message never answered.
+
+    With `with_job` (the turn engine on PostgreSQL) the same statement defers the sender's job
+    (storage/turn_jobs.py), so no row is ever left without one."""
     row = {"message_sid": message_sid, "sender": sender, "body": body or "", "media": media or [],
            "profile_name": profile_name, "status": "failed" if failed else "queued", "attempts": 0, "error": failed}
     if received_at is not None:  # a message kept in the spool while the database was down
         row["received_at"] = received_at
 
     def insert() -> int:
+        if with_job:
+            return turn_jobs.insert_row_with_job(db, row)
         with db.durable_statement() as conn:
             return conn.execute(_INSERT, row).inserted_primary_key[0]
 
@@ -107,6 +119,11 @@ def claim(db: Database, entry_ids: Iterable[int]) -> list[LedgerEntry]:
     with db.statement() as conn:
         rows = conn.execute(_CLAIM, {"ids": list(entry_ids), "now": utcnow()}).all()
     return sorted((_entry(row) for row in rows), key=lambda entry: entry.id)
+
+
+def mark_sending(db: Database, entry_ids: Iterable[int]) -> None:
+    """The reply is about to go out: from here on the rows are never answered again (see SENDING)."""
+    _set_status(db, entry_ids, SENDING, None)
 
 
 def _set_status(db: Database, entry_ids: Iterable[int], status: str, error: str | None) -> None:
@@ -160,6 +177,42 @@ def list_waiting(db: Database, after_id: int = 0, with_processing: bool = False,
     with db.statement() as conn:
         rows = conn.execute(_WAITING_ABOVE_OR_IN if also_ids else _WAITING_ABOVE, params).all()
     return [WaitingRow(row_id, sender, bool(media)) for row_id, sender, media in rows]
+
+
+def fail_interrupted_sends(db: Database, sender: str | None = None, keep: Collection[int] = ()) -> int:
+    """Fail the rows left `sending` (of one sender, or all) but those in `keep` (the after-send
+    journal owes them their mark); returns how many. Only for rows no running turn holds."""
+    stmt = update(_LEDGER).where(_LEDGER.c.status == SENDING)
+    if sender is not None:
+        stmt = stmt.where(_LEDGER.c.sender == sender)
+    if keep:
+        stmt = stmt.where(_LEDGER.c.id.not_in(list(keep)))
+    now = utcnow()
+    with db.statement() as conn:
+        result = conn.execute(stmt.values(status="failed", error=INTERRUPTED_WHILE_SENDING, updated_at=now,
+                                          processed_at=now))
+    return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class SenderRow:
+    """A ledger row of one sender still to be answered (queued, processing) or left sending."""
+
+    id: int
+    status: str
+    has_media: bool
+
+
+_SENDER_WAITING = (select(_LEDGER.c.id, _LEDGER.c.status, _LEDGER.c.media)
+                   .where(_LEDGER.c.sender == bindparam("sender"),
+                          _LEDGER.c.status.in_(("queued", "processing", SENDING))).order_by(_LEDGER.c.id))
+
+
+def sender_waiting(db: Database, sender: str) -> list[SenderRow]:
+    """The sender's rows not finished, oldest first (the index on sender, status, id serves it)."""
+    with db.statement() as conn:
+        rows = conn.execute(_SENDER_WAITING, {"sender": sender}).all()
+    return [SenderRow(row_id, status, bool(media)) for row_id, status, media in rows]
 
 
 def last_id(db: Database) -> int:

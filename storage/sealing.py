@@ -17,6 +17,14 @@ from sqlalchemy.types import TypeDecorator
 
 PREFIX = "sealed:"
 UNREADABLE = "[ilegível]"
+
+
+class Unreadable(str):
+    """A stored body no configured key opens (sealed under another SECRET_KEY): it reads as
+    UNREADABLE, and the worker recognises it by type, never answering it as if the user typed it."""
+
+
+UNREADABLE_BODY = Unreadable(UNREADABLE)
 _lock = threading.Lock()
 _keys: list[Fernet] = []
 
@@ -39,7 +47,8 @@ def seal(text: str) -> str:
 
 
 def unseal(stored: str) -> str:
-    """The original text of a stored body; plaintext rows from before sealing pass through."""
+    """The original text of a stored body; plaintext rows from before sealing pass through; a body
+    no key opens comes back as UNREADABLE_BODY (an `Unreadable`)."""
     if not stored or not stored.startswith(PREFIX):
         return stored
     with _lock:
@@ -47,7 +56,7 @@ def unseal(stored: str) -> str:
     try:
         return MultiFernet(keys).decrypt(stored[len(PREFIX):].encode("ascii")).decode("utf-8")
     except (InvalidToken, ValueError):
-        return UNREADABLE
+        return UNREADABLE_BODY
 
 
 class SealedText(TypeDecorator):
@@ -61,3 +70,8 @@ class SealedText(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return unseal(value) if isinstance(value, str) else value
+
+
+def is_unreadable(body: str) -> bool:
+    """Whether `body` is a stored body that could not be opened (see Unreadable)."""
+    return isinstance(body, Unreadable)

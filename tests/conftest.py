@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.twilio",
     "tests.fixtures.media",
     "tests.fixtures.app",
+    "tests.fixtures.cluster",
 ]

@@ -1,8 +1,9 @@
 """POST /whatsapp: verify Twilio's signature, write the ledger, acknowledge at once.
 
 The path to the 200 holds only the signature check and one ledger insert; the model runs later in
-the worker: the worker process (WORKER_MODE=process) gets a nudge, worker threads in this process
-(WORKER_MODE=thread) get the row. In REPLY_MODE=twiml the reply is computed here and returned as
+a worker: on PostgreSQL the insert also defers the sender's engine job (one statement, any worker
+machine takes it); on SQLite the worker process (WORKER_MODE=process) gets a nudge, and worker
+threads in this process (WORKER_MODE=thread) get the row. In REPLY_MODE=twiml the reply is computed here and returned as
 TwiML instead. In REPLY_MODE=rest a database that refuses the insert does not cost the message
 (Twilio never retries a failed webhook): it goes to the spool (storage/spool.py), and so do the
 messages after it until the worker has moved them into the ledger. In REPLY_MODE=twiml there is
@@ -57,7 +58,7 @@ def whatsapp_webhook():
         return _spool(runtime, message)  # behind the messages already waiting there, in order
     try:
         entry_id = ledger.add_to_ledger(runtime.services.db, message.message_sid, message.sender, message.body,
-                                        message.media, message.profile_name)
+                                        message.media, message.profile_name, with_job=runtime.engine_jobs)
     except DBAPIError as exc:
         if rest:
             log.warning("the database refused a new message (%s); keeping it in %s", type(exc).__name__,
@@ -72,6 +73,8 @@ def whatsapp_webhook():
         return _twiml_response(twiml())
     if config.reply_mode == "twiml":
         return _twiml_response(runtime.answer_inline(entry_id, message.sender))
+    if runtime.engine_jobs:  # the insert deferred the sender's job: nothing more to do here
+        return _twiml_response(twiml())
     if config.separate_worker:
         current_app.extensions["worker_nudger"].send(Nudge(entry_id, message.sender, bool(message.media)))
     else:

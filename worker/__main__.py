@@ -1,9 +1,11 @@
 """`python -m worker`: the worker process of WORKER_MODE=process.
 
-It answers the ledger's rows: per-sender order, bursts, retries, as in worker/dispatcher.py, fed
-by worker/feed.py. The web process writes the rows and nudges it. Run exactly one per ledger:
-per-sender order is kept in this process's memory. SIGTERM or SIGINT stops it: no new work is
-taken, turns under way finish, and rows not yet answered stay in the ledger for the next start.
+On PostgreSQL it is one of any number of workers, on any number of machines: the turns are
+procrastinate jobs (worker/engine.py), per-sender order and failover come from the engine. On
+SQLite it is the one worker beside the web on one machine: it answers the ledger's rows through
+worker/dispatcher.py, fed by worker/feed.py, which the web nudges after each insert (per-sender
+order lives in this process's memory, so one runs per ledger). Either way SIGTERM or SIGINT stops
+it: no new work is taken, turns under way finish, the rest stay for the next worker.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import threading
 import time
 
 from config import Config, ConfigError
+from storage.db import SchemaTooNew
 
 from .feed import LedgerFeed
 from .nudge import NudgeListener, socket_path
@@ -49,7 +52,7 @@ def clean_up(media) -> None:
 
 def run(config: Config) -> None:
     """Serve the ledger until SIGTERM/SIGINT (or until the parent `python app.py` is gone)."""
-    from app import configure_logging, settle_heap
+    from common.process_setup import configure_logging, settle_heap
     from services import build_services
     from worker.runtime import SPOOL_CHECK_SECONDS, AssistantRuntime
 
@@ -60,6 +63,9 @@ def run(config: Config) -> None:
         return
     if config.worker_nice:
         os.nice(config.worker_nice)
+    if config.turn_engine == "procrastinate":
+        run_engine_worker(config)
+        return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -91,6 +97,28 @@ def run(config: Config) -> None:
     log.info("worker process stopped")
 
 
+def run_engine_worker(config: Config) -> None:
+    """One of the engine's workers (PostgreSQL): turns and chores are jobs; this process also keeps
+    its own folder's spool and after-send journal moving, like every process of the deployment."""
+    from common.process_setup import settle_heap
+    from services import build_services
+    from worker import engine
+    from worker.runtime import AssistantRuntime
+
+    runtime = AssistantRuntime(build_services(config))
+    runtime.assistant.warm_up()
+    runtime.start_chores()
+    settle_heap()
+    parent = int(os.environ.get(PARENT_ENV) or 0)
+    log.info("worker process %d started on the turn engine: %d turn threads, failover after %.0f s", os.getpid(),
+             config.worker_threads, config.worker_failover_seconds)
+    try:
+        engine.run_worker(runtime, parent_gone=lambda: bool(parent) and os.getppid() != parent)
+    finally:
+        runtime.stop()
+        log.info("worker process stopped")
+
+
 def main() -> None:
     """Entry point of `python -m worker`."""
     try:
@@ -98,7 +126,11 @@ def main() -> None:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2)
-    run(config)
+    try:
+        run(config)
+    except SchemaTooNew as exc:
+        print(f"Refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

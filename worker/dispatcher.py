@@ -15,12 +15,12 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from common.errors import short_reason
 from storage import ledger
 from storage.db import Database
 from storage.ledger import LedgerEntry
 
 from .after_send import AfterSendJournal
+from .attempts import TurnRunner
 from .gate import CpuGate
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,6 @@ log = logging.getLogger(__name__)
 MAX_BURST_WAIT = 12.0
 
 
-class PoisonMessage(RuntimeError):
-    """A message that keeps failing, even across restarts: it is failed for good."""
-
-
-class DeliveredButUnrecorded(RuntimeError):
-    """The reply reached the user, but the ledger could not be marked done: retrying would send it
-    again, so the turn is not retried (and no apology follows the answer)."""
-
-
 class Dispatcher:
     """Feeds ledger entries to `process(entries)` in per-sender order, retrying failures a bounded number of times."""
 
@@ -47,9 +38,11 @@ class Dispatcher:
                  give_up: Callable[[list[LedgerEntry], str], None], threads: int = 8,
                  burst_window: float = 3.0, max_attempts: int = 3, retry_delay: float = 1.0,
                  gate: CpuGate | None = None, journal: AfterSendJournal | None = None) -> None:
-        self.db, self.process, self.give_up, self.journal = db, process, give_up, journal
+        self.db, self.journal = db, journal
         self.gate = gate or CpuGate(threads)
-        self.burst_window, self.max_attempts, self.retry_delay = burst_window, max_attempts, retry_delay
+        self.burst_window = burst_window
+        self.runner = TurnRunner(db, process, give_up, self.gate, max_attempts, retry_delay, journal,
+                                 stopped=lambda: self._stopped)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="turn")
         self._lock = threading.Condition()
         self._queues: dict[str, deque[tuple[int, bool]]] = {}
@@ -67,6 +60,9 @@ class Dispatcher:
         if self.journal is not None and self.journal.pending:
             self.journal.settle()
             owed = self.journal.owed_ids()
+        interrupted = ledger.fail_interrupted_sends(self.db, keep=owed)
+        if interrupted:
+            log.error("%d message(s) were left mid-send by a crash: failed, not answered again", interrupted)
         rows = [row for row in ledger.list_waiting(self.db, with_processing=True) if row.id not in owed]
         if rows and fail_with is not None:
             ledger.mark_failed(self.db, [row.id for row in rows], fail_with)
@@ -130,54 +126,10 @@ class Dispatcher:
             if batch is None:
                 return
             try:
-                self._run_batch(batch)
+                self.runner.run(batch)
             finally:
                 with self._lock:
                     self._in_flight.difference_update(batch)
-
-    def _run_batch(self, batch: list[int]) -> None:
-        """Claim and process one turn; retry on failure, then give up visibly. Never raises."""
-        with self.gate.held():
-            self._attempt_batch(batch)
-
-    def _attempt_batch(self, batch: list[int]) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            entries: list[LedgerEntry] = []
-            try:
-                entries = ledger.claim(self.db, batch)
-                if not entries:
-                    return
-                if max(e.attempts for e in entries) > self.max_attempts * 2:
-                    raise PoisonMessage(f"gave up after {entries[0].attempts} attempts across restarts")
-                self.process(entries)
-            except DeliveredButUnrecorded as exc:
-                log.error("%s: they stay 'processing' until the database answers; they are not answered again",
-                          exc)
-                return
-            except PoisonMessage as exc:
-                self._safely(ledger.mark_failed, self.db, batch, str(exc))
-                self._safely(self.give_up, entries, str(exc))
-                return
-            except Exception as exc:
-                reason = short_reason(exc, 500)
-                log.exception("turn failed (attempt %d of %d)", attempt, self.max_attempts)
-                if attempt < self.max_attempts and not self._stopped:
-                    self._safely(ledger.requeue, self.db, batch, reason)
-                    self.gate.sleep(self.retry_delay * attempt)
-                    continue
-                self._safely(ledger.mark_failed, self.db, batch, reason)
-                self._safely(self.give_up, entries, reason)
-            else:
-                if self.journal is not None and self.journal.pending:
-                    self.journal.settle()  # the stores answered this turn: pay what earlier ones owe
-            return
-
-    @staticmethod
-    def _safely(func: Callable, *args) -> None:
-        try:
-            func(*args)
-        except Exception:
-            log.exception("could not record a failed turn (%s)", getattr(func, "__name__", func))
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no sender has queued or running work (tests, console chat); False on timeout."""

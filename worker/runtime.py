@@ -14,7 +14,9 @@ from storage import ledger
 from storage.spool import InboundSpool, SpooledMessage
 
 from .after_send import FILE_NAME as JOURNAL_FILE, AfterSendJournal
+from .attempts import TurnRunner
 from .dispatcher import Dispatcher
+from .sender_turns import SenderTurns
 from .turns import APOLOGY, TurnProcessor
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,10 @@ JOURNAL_RETRY_SECONDS = 5.0
 
 
 class AssistantRuntime:
-    """Owns the worker pool. In WORKER_MODE=thread the webhook calls `dispatcher.enqueue` (or
-    `answer_inline` in twiml mode); in WORKER_MODE=process `python -m worker` feeds it from the ledger."""
+    """Owns the turn machinery of one process. In WORKER_MODE=thread the webhook calls
+    `dispatcher.enqueue` (or `answer_inline` in twiml mode); in WORKER_MODE=process on SQLite
+    `python -m worker` feeds the dispatcher from the ledger; on PostgreSQL the engine's jobs call
+    `sender_turns.answer(sender)` (worker/engine.py). All of them run a turn through one TurnRunner."""
 
     def __init__(self, services) -> None:
         self.services = services
@@ -41,9 +45,14 @@ class AssistantRuntime:
         self.dispatcher = Dispatcher(services.db, self.processor.process, self.processor.give_up,
                                      threads=config.worker_threads, burst_window=config.burst_window_seconds,
                                      max_attempts=config.max_attempts, gate=services.gate, journal=self.journal)
+        self.engine_jobs = config.turn_engine == "procrastinate"
+        self._stopped = threading.Event()
+        runner = TurnRunner(services.db, self.processor.process, self.processor.give_up, services.gate,
+                            config.max_attempts, journal=self.journal, stopped=self._stopped.is_set)
+        self.sender_turns = SenderTurns(services.db, runner, services.gate, config.burst_window_seconds,
+                                        self.journal, stopping=self._stopped.is_set)
         self._inline_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self.spool = InboundSpool(config.data_dir)
-        self._stopped = threading.Event()
         self._next_payment = time.monotonic() + JOURNAL_RETRY_SECONDS
 
     def start(self) -> None:
@@ -71,8 +80,9 @@ class AssistantRuntime:
         def move(message: SpooledMessage) -> None:
             entry_id = ledger.add_to_ledger(self.services.db, message.message_sid, message.sender, message.body,
                                             message.media, message.profile_name, message.arrived,
-                                            failed=RESENT_REASON if message.asked_to_resend else None)
-            if entry_id is not None and not message.asked_to_resend:
+                                            failed=RESENT_REASON if message.asked_to_resend else None,
+                                            with_job=self.engine_jobs)
+            if entry_id is not None and not message.asked_to_resend and not self.engine_jobs:
                 self.dispatcher.enqueue(entry_id, message.sender, bool(message.media))
 
         return self.spool.drain(move)
@@ -89,6 +99,11 @@ class AssistantRuntime:
         """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, then the journal."""
         self.drain_spool()
         self.pay_owed()
+
+    def start_chores(self) -> None:
+        """Only the chores (the spool, the journal), on a thread: the web process of the PostgreSQL
+        engine, whose turns run on the workers, still owns the spool and journal of its own folder."""
+        threading.Thread(target=self._chores_loop, name="runtime-chores", daemon=True).start()
 
     def _chores_loop(self) -> None:
         while not self._stopped.wait(SPOOL_CHECK_SECONDS):
@@ -112,6 +127,15 @@ class AssistantRuntime:
             if self.processor.record_inline(entries, reply):
                 self.journal.settle()  # the stores answered: pay what earlier turns owe (one stat if nothing)
             return twiml([chunk for text in reply.texts for chunk in split_message(text)], reply.images)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether this process has been asked to stop taking turns."""
+        return self._stopped.is_set()
+
+    def stop_taking_turns(self) -> None:
+        """Let the turns under way finish, start no new one (the engine's SIGTERM)."""
+        self._stopped.set()
 
     def stop(self) -> None:
         """Stop the worker pool; unfinished rows stay queued in the ledger."""

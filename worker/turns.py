@@ -12,10 +12,11 @@ from common.cpf import mask_cpfs_in_text
 from common.errors import short_reason
 from storage import images, ledger
 from storage.chatlog import LoggedMessage
+from storage.sealing import is_unreadable
 from storage.ledger import REDACTED, LedgerEntry
 
 from .after_send import AfterSendJournal, Owed
-from .dispatcher import DeliveredButUnrecorded
+from .attempts import DeliveredButUnrecorded
 from .intake import build_turn
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ APOLOGY = ("Desculpe, não consegui processar sua mensagem agora. Ela ficou regi
 # blip there must not make the dispatcher answer, and send, the same turn again.
 RECORD_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 INLINE_NOTE = "answered inline (twiml)"
+UNREADABLE_REASON = ("the message body cannot be opened: it was sealed with another SECRET_KEY (every web and "
+                     "worker machine must share one SECRET_KEY)")
 
 
 class TurnProcessor:
@@ -67,9 +70,15 @@ class TurnProcessor:
         send, off the user's wait, and a retried turn cannot log its inbound lines twice. A reply
         Twilio refuses (after the sender's own retries) marks the rows failed, never retried: part
         of it may have gone out. What the stores still refuse after the send goes to the after-send
-        journal, never to a second send."""
+        journal, never to a second send. Rows are stamped `sending` before the first part leaves: if
+        this process dies from there on, no worker answers them again. A body sealed under another
+        SECRET_KEY is never answered: its rows fail with UNREADABLE_REASON and the user is told."""
+        entries = self._refuse_unreadable(entries)
+        if not entries:
+            return
         reply = self.answer(entries)
         ids = [e.id for e in entries]
+        ledger.mark_sending(self.services.db, ids)
         lines = self.inbound_lines(entries, reply)
         failure = note = None
         try:
@@ -89,6 +98,17 @@ class TurnProcessor:
         if not marked:
             outcome = "failed" if failure else "done"
             raise DeliveredButUnrecorded(f"reply sent or tried; ledger rows {ids} could not be marked {outcome}")
+
+    def _refuse_unreadable(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        """Fail the entries whose body no key opens, telling the user once; returns the others."""
+        unreadable = [e for e in entries if is_unreadable(e.body)]
+        if not unreadable:
+            return entries
+        log.error("%d message(s) from %s cannot be opened: %s", len(unreadable), unreadable[0].sender[-4:],
+                  UNREADABLE_REASON)
+        ledger.mark_failed(self.services.db, [e.id for e in unreadable], UNREADABLE_REASON)
+        self.give_up(unreadable, UNREADABLE_REASON)
+        return [e for e in entries if not is_unreadable(e.body)]
 
     def record_inline(self, entries: list[LedgerEntry], reply: Reply) -> bool:
         """REPLY_MODE=twiml: the chat log and the ledger for a reply about to leave in the webhook's

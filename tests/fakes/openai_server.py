@@ -8,6 +8,7 @@ Every request body is recorded so tests can inspect exactly what the model was s
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -76,6 +77,7 @@ class ScriptedOpenAI(BackgroundServer):
             self.authorizations: list[str | None] = []
             self.transcriptions: list[dict] = []
             self.latency = 0.0
+            self.jitter = 0.0  # each answer waits latency plus a random share of this (seconds)
             self.fail_status: int | None = None
             self.transcript_text = "transcrição de teste"
             self.transcript_status: int | None = None
@@ -105,8 +107,8 @@ class ScriptedOpenAI(BackgroundServer):
         tool_results = [m for m in after if m.get("role") == "tool"]
         with self.lock:
             rule = next((r for r in self.rules if r.pattern.search(user_text)), None)
-            fail_status, latency = self.fail_status, self.latency
-        delay = latency + (rule.delay if rule else 0.0)
+            fail_status, latency, jitter = self.fail_status, self.latency, self.jitter
+        delay = latency + random.uniform(0.0, jitter) + (rule.delay if rule else 0.0)
         if fail_status:
             return fail_status, {"error": {"message": "scripted failure", "type": "server_error"}}, delay
         if rule and rule.status:

@@ -1,4 +1,4 @@
-"""The HTTP libraries under the openai SDK do not log every request at INFO (app.configure_logging)."""
+"""The HTTP libraries under the openai SDK do not log every request at INFO (common.process_setup.configure_logging)."""
 from __future__ import annotations
 
 import logging
@@ -6,13 +6,13 @@ import logging
 import pytest
 from openai import OpenAI
 
-import app
+from common import process_setup
 
 
 @pytest.fixture
 def quiet_libraries():
-    saved = {name: logging.getLogger(name).level for name in app.NOISY_LOGGERS}
-    app.configure_logging("INFO")
+    saved = {name: logging.getLogger(name).level for name in process_setup.NOISY_LOGGERS}
+    process_setup.configure_logging("INFO")
     yield
     for name, level in saved.items():
         logging.getLogger(name).setLevel(level)

@@ -5,6 +5,8 @@ import pytest
 
 from config import Config, ConfigError, build_config
 
+SHARED = {"SECRET_KEY": "one-key-for-every-machine-0123", "BUCKET_NAME": "media"}
+
 
 def test_defaults_are_the_embedded_ones(tmp_path):
     config = build_config({"DATA_DIR": str(tmp_path)})
@@ -23,14 +25,44 @@ def test_defaults_are_the_embedded_ones(tmp_path):
 def test_database_url_is_built_from_the_original_postgres_variables(tmp_path):
     config = build_config({"DATA_DIR": str(tmp_path), "POSTGRES_DB_HOST": "db.local", "POSTGRES_DB_PORT": "5433",
                            "POSTGRES_DB_NAME": "whatsapp_bot", "POSTGRES_DB_USER": "bot",
-                           "POSTGRES_DB_PASSWORD": "p@ss:word"})
+                           "POSTGRES_DB_PASSWORD": "p@ss:word", **SHARED})
     assert config.database_url == "postgresql+psycopg2://bot:p%40ss%3Aword@db.local:5433/whatsapp_bot"
 
 
 def test_database_url_wins_over_postgres_variables(tmp_path):
     config = build_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@h/db",
-                           "POSTGRES_DB_HOST": "ignored", "POSTGRES_DB_NAME": "x"})
+                           "POSTGRES_DB_HOST": "ignored", "POSTGRES_DB_NAME": "x", **SHARED})
     assert config.database_url == "postgresql://u@h/db"
+
+
+def test_postgresql_with_a_worker_process_runs_turns_on_the_engine(tmp_path):
+    config = build_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h/db", **SHARED})
+    assert config.turn_engine == "procrastinate" and config.worker_failover_seconds == 15
+    for other in ({"WORKER_MODE": "thread"}, {"REPLY_MODE": "twiml"}, {"DATABASE_URL": "sqlite:///x.db"}):
+        assert build_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h/db", **SHARED,
+                             **other}).turn_engine == "in-process"
+
+
+def test_postgresql_workers_need_one_shared_secret_key(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h/db", "BUCKET_NAME": "media"}
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        build_config(env)
+    assert not (tmp_path / "secret_key").exists()  # no per-folder key was made for it
+    assert build_config({**env, "WORKER_MODE": "thread"}).secret_key  # one process: the folder's key will do
+
+
+def test_postgresql_workers_refuse_media_only_one_machine_can_see(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": SHARED["SECRET_KEY"]}
+    with pytest.raises(ConfigError, match="BUCKET_NAME must be set.*LOCAL_MEDIA_SHARED"):
+        build_config(env)
+    assert build_config({**env, "LOCAL_MEDIA_SHARED": "true"}).local_media_shared
+    assert build_config({**env, "BUCKET_NAME": "media"}).bucket_name == "media"
+
+
+@pytest.mark.parametrize("value", ["3", "601", "soon"])
+def test_worker_failover_seconds_is_bounded(tmp_path, value):
+    with pytest.raises(ConfigError, match="WORKER_FAILOVER_SECONDS"):
+        build_config({"DATA_DIR": str(tmp_path), "WORKER_FAILOVER_SECONDS": value})
 
 
 @pytest.mark.parametrize("name, value", [

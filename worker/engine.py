@@ -1,0 +1,180 @@
+"""The turn engine on PostgreSQL: procrastinate, on the application database.
+
+Each sender's turns are one job at a time (`answer_sender`, lock=<sender>, storage/turn_jobs.py);
+any number of `python -m worker` processes on any number of machines fetch them (LISTEN/NOTIFY
+wakes them). Workers beat a heartbeat every fifth of WORKER_FAILOVER_SECONDS; a job whose worker
+has been silent longer is retried by the `retry_stalled_turns` chore on a live worker, and the
+rows it left are answered (or, if they were mid-send, failed) by sender_turns.SenderTurns. The
+chores are periodic jobs, deferred by every worker but run once per tick cluster-wide.
+
+`app` is also what procrastinate's own CLI loads for inspection:
+`procrastinate --app=worker.engine.app shell` (list_jobs, list_locks, retry, cancel).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, Callable
+
+import procrastinate
+from procrastinate import exceptions as engine_errors
+from procrastinate.worker import Worker
+from sqlalchemy.engine import make_url
+
+from common.errors import short_reason
+from storage import turn_jobs
+from storage.turn_jobs import CHORES_QUEUE, TURN_QUEUE, TURN_TASK
+
+if TYPE_CHECKING:
+    from worker.runtime import AssistantRuntime
+
+log = logging.getLogger(__name__)
+CHORE_PRIORITY = 100  # fetched before any waiting turn: a failover must not queue behind the backlog
+ORPHAN_IDLE = timedelta(seconds=10)
+RESTART_PAUSE = 2.0  # between the engine losing the database and its next start  # rows waiting this long with no job get one (sweep_orphans)
+
+
+def libpq_url(database_url: str) -> str:
+    """The libpq form (postgresql://...) of a SQLAlchemy URL such as postgresql+psycopg2://..."""
+    if not database_url.startswith("postgresql"):
+        return ""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _url_from_environment() -> str:
+    from dotenv import dotenv_values
+
+    return os.environ.get("DATABASE_URL") or dotenv_values(".env").get("DATABASE_URL") or ""
+
+
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+    conninfo=libpq_url(_url_from_environment()), min_size=1, max_size=4, open=False))
+_bound: dict[str, "AssistantRuntime"] = {}
+
+
+def bind(runtime: "AssistantRuntime") -> None:
+    """Give the tasks of this process the runtime they answer with (the worker does it at start)."""
+    _bound["runtime"] = runtime
+
+
+def _runtime() -> "AssistantRuntime":
+    runtime = _bound.get("runtime")
+    if runtime is None:
+        raise RuntimeError("this process runs no assistant runtime: start workers with `python -m worker`")
+    return runtime
+
+
+@app.task(name=TURN_TASK, queue=TURN_QUEUE)
+def answer_sender(sender: str) -> int:
+    """Answer the sender's waiting messages, oldest first (procrastinate holds the sender's lock)."""
+    return _runtime().sender_turns.answer(sender)
+
+
+@app.periodic(cron="* * * * * */5", periodic_id="stalled")  # seconds are the sixth field
+@app.task(name="retry_stalled_turns", queue=CHORES_QUEUE, pass_context=True, priority=CHORE_PRIORITY)
+async def retry_stalled_turns(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Put back the turn jobs of workers whose heartbeat stopped (killed, machine lost): another
+    worker takes them. A sender with a newer job already waiting gets that one instead."""
+    seconds = _runtime().services.config.worker_failover_seconds
+    manager = context.app.job_manager
+    retried = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
+        if job.queue != TURN_QUEUE:  # a chore runs again at its next tick: the stalled copy is closed
+            await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
+            continue
+        try:
+            await manager.retry_job(job)
+            retried += 1
+        except engine_errors.ConnectorException:  # a job of the same sender already waits: it takes the rows
+            await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
+    if retried:
+        log.warning("took over %d turn job(s) from worker(s) silent for over %.0f s", retried, seconds)
+    return retried
+
+
+@app.periodic(cron="* * * * * */10", periodic_id="orphans")
+@app.task(name="sweep_orphan_rows", queue=CHORES_QUEUE, priority=CHORE_PRIORITY)
+def sweep_orphan_rows(timestamp: int) -> int:
+    """Give a job to senders whose waiting rows have none (a job that failed for good, rows left by
+    a worker from before the engine): nothing waits in the ledger unanswered."""
+    db = _runtime().services.db
+    senders = turn_jobs.senders_without_job(db, ORPHAN_IDLE)
+    for sender in senders:
+        turn_jobs.defer_turn(db, sender)
+    if senders:
+        log.warning("the sweep gave a job to %d sender(s) whose waiting messages had none", len(senders))
+    return len(senders)
+
+
+@app.periodic(cron="*/10 * * * *", periodic_id="exports")
+@app.task(name="expire_exports", queue=CHORES_QUEUE, priority=CHORE_PRIORITY)
+def expire_exports(timestamp: int) -> int:
+    """Delete the LGPD exports whose links expired, once for the whole cluster."""
+    from tools.privacy import expire_exports as expire
+
+    removed = expire(_runtime().services.media)
+    if removed:
+        log.info("deleted %d expired export(s)", removed)
+    return removed
+
+
+def run_worker(runtime: "AssistantRuntime", parent_gone: Callable[[], bool] = lambda: False) -> None:
+    """Serve turn and chore jobs until SIGTERM/SIGINT: running turns finish (a sender's job ends
+    after its current turn and hands the sender's other messages to the next job, for any worker),
+    nothing new is fetched. A second signal stops at once; what was running is then taken over by
+    another worker like a killed one's. `parent_gone` (python app.py's child) also stops it."""
+    config = runtime.services.config
+    bind(runtime)
+    threads = ThreadPoolExecutor(max_workers=config.worker_threads + 4, thread_name_prefix="turn")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(threads)  # where procrastinate runs sync tasks
+        connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database_url), min_size=2,
+                                                   max_size=max(4, min(config.worker_threads, 16)))
+        current: list[Worker] = []
+
+        def stop(signum: int) -> None:
+            if runtime.stopping:
+                log.warning("second signal: stopping now; running turns go to another worker")
+                os._exit(1)
+            log.info("signal %d: finishing the turns under way; the rest go to the other workers", signum)
+            runtime.stop_taking_turns()
+            if current:
+                current[-1].stop()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop, signum)
+        watch = asyncio.create_task(_watch_parent(parent_gone, lambda: stop(signal.SIGTERM)))
+        with app.replace_connector(connector):
+            async with app.open_async():
+                while not runtime.stopping:
+                    current.append(Worker(app, queues=[TURN_QUEUE, CHORES_QUEUE], concurrency=config.worker_threads,
+                                          delete_jobs="successful", install_signal_handlers=False,
+                                          update_heartbeat_interval=config.worker_failover_seconds / 5,
+                                          stalled_worker_timeout=config.worker_failover_seconds))
+                    try:
+                        await current[-1].run()
+                    except Exception as exc:  # the database went away under the engine: start it again
+                        if runtime.stopping:
+                            break
+                        log.warning("the turn engine lost the database (%s); starting it again in %.0f s",
+                                    short_reason(exc), RESTART_PAUSE)
+                        await asyncio.sleep(RESTART_PAUSE)
+        watch.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+
+
+async def _watch_parent(parent_gone: Callable[[], bool], stop: Callable[[], None]) -> None:
+    while not parent_gone():
+        await asyncio.sleep(1.0)
+    log.error("the parent process is gone; stopping")
+    stop()

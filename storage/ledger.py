@@ -233,6 +233,13 @@ class Backlog:
         return None if self.oldest_queued_at is None else max((now - self.oldest_queued_at).total_seconds(), 0.0)
 
 
+def count_failed_with(db: Database, reason: str) -> int:
+    """How many rows failed with exactly this reason (e.g. sealing.UNREADABLE_REASON)."""
+    with db.statement() as conn:
+        return conn.execute(select(func.count()).where(_LEDGER.c.status == "failed", _LEDGER.c.error == reason)
+                            ).scalar() or 0
+
+
 def backlog(db: Database) -> Backlog:
     """Rows per status and the oldest queued arrival: the web cannot see the worker process, but a
     queue that only grows, or a message waiting for minutes, says it is down or behind."""

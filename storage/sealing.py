@@ -25,6 +25,8 @@ class Unreadable(str):
 
 
 UNREADABLE_BODY = Unreadable(UNREADABLE)
+UNREADABLE_REASON = ("the message body cannot be opened: it was sealed with another SECRET_KEY (every web and "
+                     "worker machine must share one SECRET_KEY)")
 _lock = threading.Lock()
 _keys: list[Fernet] = []
 

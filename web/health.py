@@ -5,7 +5,9 @@ token. /readyz therefore says only which store fails (database, chat_log, media_
 never why: the exception goes to the log. Checks run in parallel, each bounded by CHECK_TIMEOUT, so
 a store that hangs is reported as failing instead of hanging the probe. Beside the checks it counts
 the inbound spool: messages kept on disk while the database refused them (`waiting`) and those it
-can never take (`set_aside`, see storage/spool.py); counts only, and they do not change the status.
+can never take (`set_aside`, see storage/spool.py), and, when ready, the turns' figures: messages no
+key opens (`unreadable`, another SECRET_KEY) and the PostgreSQL engine's jobs by status (`engine`);
+counts only, and they do not change the status.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Callable
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
+
+from .report_data import turn_figures
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -76,4 +80,13 @@ def readyz():
         body = {"error": {"code": "not_ready", "message": f"not answering: {', '.join(failing)}"},
                 "checks": results, "inbound_spool": spool}
         return jsonify(body), 503
-    return jsonify({"status": "ready", "checks": results, "inbound_spool": spool})
+    return jsonify({"status": "ready", "checks": results, "inbound_spool": spool, "turns": _turns(runtime)})
+
+
+def _turns(runtime) -> dict | None:
+    """Counts of the turns operators watch (unreadable messages, the engine's jobs); None if unread."""
+    try:
+        return turn_figures(runtime.services)
+    except Exception:
+        log.warning("readiness: could not count the turns", exc_info=True)
+        return None

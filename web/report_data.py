@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from common.clock import utcnow
-from storage import ledger, reports
+from storage import ledger, reports, sealing, turn_jobs
 from storage.images import count_images, list_descriptions
 
 from . import params
@@ -99,11 +99,25 @@ def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any
     waited = state.oldest_queued_seconds(utcnow())
     spooled, set_aside = spool.counts() if spool is not None else (0, 0)
     return {"queued": state.counts.get("queued", 0), "processing": state.counts.get("processing", 0),
+            "sending": state.counts.get(ledger.SENDING, 0),
             "failed": state.counts.get("failed", 0), "done": state.counts.get("done", 0),
+            **turn_figures(services),
             "oldest_queued_seconds": round(waited, 1) if waited is not None else None,
             "stalled": waited is not None and waited > STALLED_AFTER_SECONDS,
             "spooled": spooled, "spool_set_aside": set_aside,
             "spool_set_aside_file": str(spool.rejected_path) if set_aside else None}
+
+
+def turn_figures(services: "Services") -> dict[str, Any]:
+    """What operators watch of the turns beyond the ledger's statuses: messages failed because no key
+    opens them (another SECRET_KEY), and with the PostgreSQL engine its jobs by status per queue
+    (`turns`: waiting, running, failed; `chores`), from procrastinate's own table."""
+    figures: dict[str, Any] = {"unreadable": ledger.count_failed_with(services.db, sealing.UNREADABLE_REASON)}
+    if services.config.turn_engine == "procrastinate":
+        counts = turn_jobs.job_counts(services.db)
+        figures["engine"] = {"todo": counts.total("todo"), "doing": counts.total("doing"),
+                             "failed": counts.total("failed"), "by_queue": counts.by_queue}
+    return figures
 
 
 def chart_bars(per_day: list[dict[str, Any]], width: int = 720, height: int = 180) -> dict[str, Any]:

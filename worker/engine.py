@@ -52,7 +52,7 @@ def _url_from_environment() -> str:
 
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-    conninfo=libpq_url(_url_from_environment()), min_size=1, max_size=4, open=False))
+    conninfo=libpq_url(_url_from_environment()), min_size=1, max_size=4))
 _bound: dict[str, "AssistantRuntime"] = {}
 
 

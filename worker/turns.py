@@ -12,7 +12,7 @@ from common.cpf import mask_cpfs_in_text
 from common.errors import short_reason
 from storage import images, ledger
 from storage.chatlog import LoggedMessage
-from storage.sealing import is_unreadable
+from storage.sealing import UNREADABLE_REASON, is_unreadable
 from storage.ledger import REDACTED, LedgerEntry
 
 from .after_send import AfterSendJournal, Owed
@@ -29,8 +29,6 @@ APOLOGY = ("Desculpe, não consegui processar sua mensagem agora. Ela ficou regi
 # blip there must not make the dispatcher answer, and send, the same turn again.
 RECORD_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 INLINE_NOTE = "answered inline (twiml)"
-UNREADABLE_REASON = ("the message body cannot be opened: it was sealed with another SECRET_KEY (every web and "
-                     "worker machine must share one SECRET_KEY)")
 
 
 class TurnProcessor:

@@ -51,10 +51,10 @@ def test_a_blip_after_the_send_is_waited_out_and_the_reply_goes_once(make_live_a
     assert ledger_and_log(direct)[1] == ["in", "out"]
 
 
-def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_reply(
+def test_an_outage_after_the_send_leaves_the_row_sending_without_a_second_reply(
         make_live_app, pg_behind_proxy, openai_server, twilio_server, caplog):
     """...and once the database is back, the worker records the turn on its own, with no other
-    message needed: a sender who never writes again does not leave the row `processing`."""
+    message needed: a sender who never writes again does not leave the row `sending`."""
     from worker.runtime import JOURNAL_RETRY_SECONDS
 
     proxy, url, direct = pg_behind_proxy
@@ -67,7 +67,7 @@ def test_an_outage_after_the_send_leaves_the_row_processing_without_a_second_rep
         assert wait_until(lambda: "could not be marked done" in caplog.text, timeout=30)
         # The turn's chat-log lines (inbound and outbound) are one write after the send, which the
         # outage took; the inbound message itself stays in the ledger row.
-        assert ledger_and_log(direct) == (["processing"], [])
+        assert ledger_and_log(direct) == (["sending"], [])
         assert "could not write the chat log" in caplog.text
         assert live.runtime.journal.pending, "what the turn owes is kept on disk"
         proxy.resume()
@@ -92,7 +92,7 @@ def test_a_restart_after_such_an_outage_records_the_turn_without_answering_it_ag
     live.server.shutdown()
     live.runtime.stop()
     proxy.resume()
-    assert ledger_and_log(direct) == (["processing"], [])
+    assert ledger_and_log(direct) == (["sending"], [])
     again = make_live_app(DATABASE_URL=url)
     assert ledger_and_log(direct) == (["done"], ["in", "out"]), "recorded at start, before the leftovers are queued"
     assert not again.runtime.journal.pending and not again.runtime.journal.path.exists()
@@ -143,7 +143,7 @@ def test_a_reply_cut_off_while_the_database_is_down_is_recorded_failed_and_never
     live.server.shutdown()
     live.runtime.stop()
     proxy.resume()
-    assert ledger_and_log(direct) == (["processing"], [])
+    assert ledger_and_log(direct) == (["sending"], [])
     make_live_app(DATABASE_URL=url)
     assert ledger_and_log(direct) == (["failed"], ["in", "out"]), "recorded at start, not queued again"
     db = Database(direct, pool_size=1)

@@ -177,3 +177,40 @@ def test_postgresql_away_for_five_seconds_loses_nothing(cluster, twilio_server, 
     for sender in senders:
         assert replies[sender] == sorted(replies[sender]), f"{sender} answered out of order: {replies[sender]}"
     assert len(twilio_server.messages()) >= 250 - len(failed)
+
+
+def test_a_worker_with_another_secret_key_fails_the_message_visibly_and_never_answers_it(
+        cluster, twilio_server, openai_server):
+    import subprocess
+    import sys
+
+    import requests
+
+    from storage.sealing import UNREADABLE_REASON
+    from worker.turns import APOLOGY
+
+    web = cluster.web("web").start()
+    cluster.wait_up(web)
+    [worker] = _start_workers(cluster, 1, SECRET_KEY="another-machine-another-key-0123")
+    sender = "+5511955554444"
+    assert post_message(web.env["URL"], sender, "olá, tudo bem?")[0] == 200
+    assert [m.body for m in twilio_server.wait_for(1, timeout=30)] == [APOLOGY]
+    assert openai_server.chat_requests() == [], "nothing unreadable reaches the model"
+    db = Database(cluster.database_url, pool_size=1)
+    [row] = [ledger.get_entry(db, 1)]
+    assert (row.status, row.error) == ("failed", UNREADABLE_REASON)
+    assert requests.get(web.env["URL"] + "/readyz", timeout=10).json()["turns"]["unreadable"] == 1
+    report = requests.get(web.env["URL"] + "/get-report-data", timeout=10).json()["ledger"]
+    assert report["unreadable"] == 1 and report["engine"]["failed"] == 0
+    assert 'id="ledger-unreadable"' in requests.get(web.env["URL"] + "/report", timeout=10).text
+
+    worker.stop()  # with no worker up, the next message's job waits where the engine's own tools see it
+    assert post_message(web.env["URL"], sender, "ainda aí?")[0] == 200
+    assert requests.get(web.env["URL"] + "/readyz", timeout=10).json()["turns"]["engine"]["todo"] == 1
+    env = {**worker.env, "DATABASE_URL": cluster.database_url}
+    cli = [sys.executable, "-m", "procrastinate", "--app=worker.engine.app"]
+    checks = subprocess.run(cli + ["healthchecks"], env=env, capture_output=True, text=True, timeout=60)
+    assert "DB connection: OK" in checks.stdout and "procrastinate_jobs table: OK" in checks.stdout, checks.stderr
+    shell = subprocess.run(cli + ["shell"], env=env, input="list_jobs\nexit\n", capture_output=True, text=True,
+                           timeout=60)
+    assert "answer_sender" in shell.stdout and "todo" in shell.stdout, shell.stdout + shell.stderr

@@ -126,8 +126,8 @@ def test_the_worker_process_pays_the_after_send_journal_on_its_own(app_py, twili
     db = Database(f"sqlite:///{data_dir / 'app.db'}", pool_size=1)
     try:
         entry_id = ledger.add_to_ledger(db, "SMowed000001", ALICE, "respondida na queda", failed="(placeholder)")
-        with db.engine.begin() as conn:  # left `processing` by the outage, as the worker leaves it
-            conn.execute(text("UPDATE inbound_messages SET status = 'processing', error = NULL WHERE id = :id"),
+        with db.engine.begin() as conn:  # left `sending` by the outage, as the worker leaves it
+            conn.execute(text("UPDATE inbound_messages SET status = 'sending', error = NULL WHERE id = :id"),
                          {"id": entry_id})
         journal = AfterSendJournal(data_dir / FILE_NAME, db, chatlog=None)
         journal.owe(Owed([entry_id]))

@@ -1,0 +1,131 @@
+"""The PostgreSQL turn engine's rows and one sender's job, against the real PostgreSQL: a ledger row
+and its sender's job in one statement, at most one waiting job per sender, the sweep for rows
+without one, and SenderTurns answering the oldest turn (photo bursts, leftovers of a dead worker)."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from storage import ledger, turn_jobs
+from worker.attempts import TurnRunner
+from worker.gate import CpuGate
+from worker.sender_turns import SenderTurns
+
+ANA, BIA = "+5511900000001", "+5511900000002"
+PHOTO = [{"url": "https://api.twilio.com/x", "content_type": "image/jpeg"}]
+
+
+@pytest.fixture
+def engine_db(pg_db):
+    """The PostgreSQL database with procrastinate's job table emptied too."""
+    with pg_db.engine.begin() as conn:
+        conn.execute(text("TRUNCATE procrastinate_jobs RESTART IDENTITY CASCADE"))
+    return pg_db
+
+
+def _jobs(db) -> list[tuple[str, str, str, str]]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT task_name, lock, queueing_lock, status::text FROM procrastinate_jobs ORDER BY id"))]
+
+
+def test_a_row_and_its_senders_job_are_written_together_one_waiting_job_per_sender(engine_db):
+    first = ledger.add_to_ledger(engine_db, "SM1", ANA, "oi", with_job=True)
+    ledger.add_to_ledger(engine_db, "SM2", ANA, "tudo bem?", with_job=True)
+    ledger.add_to_ledger(engine_db, "SM3", BIA, "olá", with_job=True)
+    assert ledger.get_entry(engine_db, first).body == "oi"  # sealed and opened like any ledger row
+    assert _jobs(engine_db) == [("answer_sender", ANA, ANA, "todo"), ("answer_sender", BIA, BIA, "todo")]
+    assert ledger.add_to_ledger(engine_db, "SM1", ANA, "oi", with_job=True) is None  # Twilio's retry
+    ledger.add_to_ledger(engine_db, "SM4", BIA, "x", failed="kept for the record", with_job=True)
+    assert len(_jobs(engine_db)) == 2, "a duplicate or a row kept failed adds no job"
+
+
+def test_a_refused_row_leaves_no_job_behind(engine_db):
+    with pytest.raises(IntegrityError):
+        turn_jobs.insert_row_with_job(engine_db, {"message_sid": None, "sender": ANA, "body": "", "media": [],
+                                                  "profile_name": None, "status": "queued", "attempts": 0,
+                                                  "error": None})
+    assert _jobs(engine_db) == []
+
+
+def test_the_sweep_finds_senders_whose_waiting_rows_have_no_job(engine_db):
+    ledger.add_to_ledger(engine_db, "SM1", ANA, "sem job")  # as a worker from before the engine left it
+    ledger.add_to_ledger(engine_db, "SM2", BIA, "com job", with_job=True)
+    assert turn_jobs.senders_without_job(engine_db, timedelta(seconds=10)) == []  # too recent yet
+    assert turn_jobs.senders_without_job(engine_db, timedelta(seconds=-1)) == [ANA]
+    turn_jobs.defer_turn(engine_db, ANA)
+    turn_jobs.defer_turn(engine_db, ANA)
+    assert turn_jobs.senders_without_job(engine_db, timedelta(seconds=-1)) == []
+    counts = turn_jobs.job_counts(engine_db)
+    assert counts.total("todo") == 2 and counts.by_queue == {"turns": {"todo": 2}}
+
+
+class Turns:
+    """What a turn processor would do, recorded: the bodies of each turn, rows marked done."""
+
+    def __init__(self, db) -> None:
+        self.db, self.turns = db, []
+
+    def process(self, entries) -> None:
+        self.turns.append([e.body for e in entries])
+        ledger.mark_sending(self.db, [e.id for e in entries])
+        ledger.mark_done(self.db, [e.id for e in entries])
+
+    def give_up(self, entries, reason) -> None:
+        self.turns.append(("gave up", reason))
+
+
+def _sender_turns(db, burst_window: float = 0.3) -> tuple[SenderTurns, Turns]:
+    turns = Turns(db)
+    gate = CpuGate(4)
+    runner = TurnRunner(db, turns.process, turns.give_up, gate, max_attempts=2, retry_delay=0.01)
+    return SenderTurns(db, runner, gate, burst_window), turns
+
+
+def test_a_job_answers_the_oldest_turn_and_hands_the_rest_to_the_senders_next_job(engine_db):
+    for n in range(3):
+        ledger.add_to_ledger(engine_db, f"SM{n}", ANA, f"m{n}", with_job=True)
+    with engine_db.engine.begin() as conn:  # the waiting job is now running, as the engine would have it
+        conn.execute(text("UPDATE procrastinate_jobs SET status = 'doing'"))
+    sender_turns, turns = _sender_turns(engine_db)
+    assert sender_turns.answer(ANA) == 1
+    assert turns.turns == [["m0"]]
+    assert [status for *_, status in _jobs(engine_db)] == ["doing", "todo"], "the next job waits for the lock"
+    assert sender_turns.answer(ANA) == 1 and sender_turns.answer(ANA) == 1 and sender_turns.answer(ANA) == 0
+    assert turns.turns == [["m0"], ["m1"], ["m2"]]
+
+
+def test_photos_sent_together_are_one_turn_and_a_text_after_them_is_the_next(engine_db):
+    sender_turns, turns = _sender_turns(engine_db, burst_window=0.5)
+    ledger.add_to_ledger(engine_db, "SMp0", ANA, "praia", PHOTO, with_job=True)
+
+    def more_photos() -> None:
+        for n in (1, 2):
+            time.sleep(0.3)
+            ledger.add_to_ledger(engine_db, f"SMp{n}", ANA, "", PHOTO, with_job=True)
+        ledger.add_to_ledger(engine_db, "SMt", ANA, "e agora?", with_job=True)
+
+    arriving = threading.Thread(target=more_photos)
+    arriving.start()
+    started = time.monotonic()
+    assert sender_turns.answer(ANA) == 1
+    arriving.join()
+    assert turns.turns == [["praia", "", ""]] and time.monotonic() - started >= 1.1
+    assert sender_turns.answer(ANA) == 1 and turns.turns[-1] == ["e agora?"]
+
+
+def test_rows_a_dead_worker_left_are_answered_again_unless_their_reply_was_leaving(engine_db):
+    taken = ledger.add_to_ledger(engine_db, "SM1", ANA, "no meio do modelo")
+    leaving = ledger.add_to_ledger(engine_db, "SM0", BIA, "no meio do envio")
+    ledger.claim(engine_db, [taken, leaving])
+    ledger.mark_sending(engine_db, [leaving])
+    sender_turns, turns = _sender_turns(engine_db)
+    assert sender_turns.answer(ANA) == 1 and turns.turns == [["no meio do modelo"]]
+    assert sender_turns.answer(BIA) == 0, "never sent twice"
+    assert (ledger.get_entry(engine_db, leaving).status, ledger.get_entry(engine_db, leaving).error) == \
+        ("failed", ledger.INTERRUPTED_WHILE_SENDING)

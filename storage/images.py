@@ -141,11 +141,12 @@ def save_description(db: Database, owner: str, description: str, media_ids: list
         refused = [media_id for media_id in ids if media_id not in found]
         if refused:
             raise MediaRefused(refused)
-        row = ImageDescription(descricao=text, from_number=owner,
+        seen = "; ".join(dict.fromkeys(found[i].model_description for i in ids if found[i].model_description))
+        row = ImageDescription(descricao=text, from_number=owner, model_description=seen or None,
                                links=[ImageLink(image_link=found[i].key, media_id=i) for i in ids])
         session.add(row)
         session.flush()
-        index_descriptions(session, [(row.id, owner, text)])
+        index_descriptions(session, [(row.id, owner, text, row.model_description)])
         return SavedImage(row.id, owner, text, tuple(found[i].key for i in ids), tuple(ids),
                           as_utc(row.created_at))
 

@@ -52,6 +52,7 @@ class ImageDescription(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     descricao: Mapped[str] = mapped_column(Text)
     from_number: Mapped[str] = mapped_column(String(20), index=True)
+    model_description: Mapped[str | None] = mapped_column(Text)  # what the model saw in its photos
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     links: Mapped[list["ImageLink"]] = relationship(back_populates="description", cascade="all, delete-orphan",
                                                     order_by="ImageLink.id")
@@ -83,6 +84,7 @@ class MediaObject(Base):
     size: Mapped[int] = mapped_column(Integer)
     message_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     thumb_key: Mapped[str | None] = mapped_column(String(255))  # a photo's small JPEG copy, if one was made
+    model_description: Mapped[str | None] = mapped_column(Text)  # the model's description of the photo (vision)
     transcript: Mapped[str | None] = mapped_column(Text)
     transcript_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -58,16 +58,17 @@ def search_descriptions(db: Database, query: str, owner: str | None = None, page
     return _search(db, query, owner, per_page, (max(page, 1) - 1) * per_page, None)
 
 
-def index_descriptions(conn: Session | Connection, rows: Iterable[tuple[int, str, str]]) -> None:
-    """Write the SQLite FTS rows of (description id, owner, text); PostgreSQL indexes by itself."""
+def index_descriptions(conn: Session | Connection, rows: Iterable[tuple[int, str, str, str | None]]) -> None:
+    """Write the SQLite FTS rows of (description id, owner, user's text, model's text or None);
+    PostgreSQL indexes by itself."""
     dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
     if dialect.name != "sqlite":
         return
-    params = [{"id": id_, "owner": owner_token(owner), "stems": " ".join(lexemes(description))}
-              for id_, owner, description in rows]
+    params = [{"id": id_, "owner": owner_token(owner), "stems": " ".join(lexemes(description)),
+               "model": " ".join(lexemes(model or ""))} for id_, owner, description, model in rows]
     if params:
-        conn.execute(text("INSERT OR REPLACE INTO image_search_fts(rowid, owner, stems) "
-                          "VALUES (:id, :owner, :stems)"), params)
+        conn.execute(text("INSERT OR REPLACE INTO image_search_fts(rowid, owner, stems, model_stems) "
+                          "VALUES (:id, :owner, :stems, :model)"), params)
 
 
 def forget_deleted_terms(db: Database) -> None:

@@ -22,6 +22,7 @@ class NewDescription:
     description: str
     created_at: datetime | None = None
     image_keys: tuple[str, ...] = ()
+    model_description: str | None = None
 
 
 def bulk_insert_descriptions(db: Database, rows: Iterable[NewDescription], batch: int = 5000) -> int:
@@ -35,13 +36,15 @@ def bulk_insert_descriptions(db: Database, rows: Iterable[NewDescription], batch
         with db.session() as session:
             ids = session.scalars(
                 insert(ImageDescription).returning(ImageDescription.id, sort_by_parameter_order=True),
-                [{"descricao": r.description, "from_number": r.owner, "created_at": r.created_at or now}
+                [{"descricao": r.description, "from_number": r.owner, "created_at": r.created_at or now,
+                  "model_description": r.model_description}
                  for r in chunk]).all()
             links = [{"image_link": key, "id_descricao": id_, "created_at": row.created_at or now}
                      for id_, row in zip(ids, chunk) for key in row.image_keys]
             if links:
                 session.execute(insert(ImageLink), links)
-            index_descriptions(session, [(id_, row.owner, row.description) for id_, row in zip(ids, chunk)])
+            index_descriptions(session, [(id_, row.owner, row.description, row.model_description)
+                                         for id_, row in zip(ids, chunk)])
         total += len(chunk)
     return total
 

@@ -105,10 +105,16 @@ def _upgrade_sqlite(bind) -> None:
                "tokenize = 'unicode61 remove_diacritics 0')")
     op.execute("CREATE TRIGGER image_search_fts_delete AFTER DELETE ON table_descricao BEGIN "
                "DELETE FROM image_search_fts WHERE rowid = OLD.id; END")
-    from storage.search import index_descriptions
+    # The words are written here, not through storage/search.py: revision 0005 adds a column that
+    # the current indexing code writes, which this revision's table does not have yet.
+    from common.ptstem import lexemes
 
     rows = bind.execute(sa.text("SELECT id, from_number, descricao FROM table_descricao")).all()
-    index_descriptions(bind, [tuple(row) for row in rows])
+    params = [{"id": id_, "owner": "o" + owner.encode().hex(), "stems": " ".join(lexemes(text))}
+              for id_, owner, text in rows]
+    if params:
+        bind.execute(sa.text("INSERT INTO image_search_fts(rowid, owner, stems) VALUES (:id, :owner, :stems)"),
+                     params)
 
 
 def downgrade() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import TYPE_CHECKING
 
 from agno.agent import Agent
@@ -129,7 +130,12 @@ class Assistant:
         except Exception:
             log.exception("agent run raised for a turn of %s", turn.sender[-4:])
             run = None
-        self.trim_memory(turn.sender, ctx.stored_runs)
+        reply = self._reply_to_run(ctx, run)
+        reply.after_send.append(partial(self.trim_memory, turn.sender, ctx.stored_runs))
+        return reply
+
+    def _reply_to_run(self, ctx: TurnContext, run) -> Reply:
+        """The reply to a model run: its answer, else what its tools did, else command mode."""
         if run is None or run.status != RunStatus.completed or not (run.content or ctx.images_out):
             status = getattr(run, "status", None)
             if ctx.tool_results or ctx.images_out:
@@ -139,7 +145,7 @@ class Assistant:
                             status, len(ctx.tool_results))
                 return self._reply(ctx, STOPPED_MIDWAY, *ctx.tool_results)
             log.warning("model run failed (status=%s); answering in command mode", status)
-            return answer_without_model(TurnContext(self.services, turn), UNAVAILABLE)
+            return answer_without_model(TurnContext(self.services, ctx.turn), UNAVAILABLE)
         return self._reply(ctx, str(run.content or ""))
 
     @staticmethod

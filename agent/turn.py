@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -31,12 +32,21 @@ class Reply:
 
     `inbound_for_log` is how the user's message is written to the chat log (`[senha]` when the
     server captured a password); `secret` says the inbound message must be redacted everywhere.
+    `after_send` is work the turn leaves for after the reply went out (trimming the agent's memory),
+    kept off the user's wait; the worker runs it, and a failure there only delays it to a later turn.
     """
 
     texts: list[str] = field(default_factory=list)
     images: list[tuple[str, str]] = field(default_factory=list)
     inbound_for_log: str | None = None
     secret: bool = False
+    after_send: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def run_after_send(self) -> None:
+        """Run the work left for after the send, once; never raises (each piece logs its own failure)."""
+        chores, self.after_send = self.after_send, []
+        for chore in chores:
+            chore()
 
     def add(self, text: str) -> "Reply":
         """Append a text part (empty parts are dropped)."""

@@ -126,6 +126,7 @@ class AssistantRuntime:
                 return twiml([APOLOGY])
             if self.processor.record_inline(entries, reply):
                 self.journal.settle()  # the stores answered: pay what earlier turns owe (one stat if nothing)
+            reply.run_after_send()
             return twiml([chunk for text in reply.texts for chunk in split_message(text)], reply.images)
 
     @property

@@ -90,6 +90,7 @@ class TurnProcessor:
         else:
             note = None if self.services.sender.can_deliver else "Twilio not configured: reply kept locally"
             marked = self._record(lambda: ledger.mark_done(self.services.db, ids, note), "mark the ledger done")
+        reply.run_after_send()  # off the user's wait: the reply has gone
         if logged and marked:
             return
         self._owe(Owed([] if marked else ids, note, [] if logged else lines, failure))

@@ -84,6 +84,20 @@ def test_a_turn_left_processing_by_a_crash_is_finished_after_restart(make_live_a
     assert wait_until(lambda: ledger.get_entry(restarted.services.db, entry.id).status == "done")
 
 
+def test_a_turn_a_crash_left_mid_send_is_failed_after_restart_never_answered_twice(make_live_app, twilio_server,
+                                                                                  openai_server):
+    crashed = make_live_app(start_worker=False)
+    entry_id = ledger.add_to_ledger(crashed.services.db, "SMmidsend0001", ALICE, "resposta que talvez já saiu")
+    ledger.claim(crashed.services.db, [entry_id])
+    ledger.mark_sending(crashed.services.db, [entry_id])  # the crash came after the first part left
+    restarted = make_live_app()
+    assert wait_until(lambda: ledger.get_entry(restarted.services.db, entry_id).status == "failed")
+    assert ledger.get_entry(restarted.services.db, entry_id).error == ledger.INTERRUPTED_WHILE_SENDING
+    restarted.send(ALICE, "depois")
+    assert [m.body for m in twilio_server.wait_for(1, to=f"whatsapp:{ALICE}", timeout=15)] == ["Eco: depois"]
+    assert len(openai_server.chat_requests()) == 1, "the interrupted turn was not run again"
+
+
 def test_model_server_error_gives_an_apology_not_the_error(live_app, openai_server, twilio_server):
     openai_server.fail_status = 500
     live_app.send(ALICE, "me ajuda com uma coisa")

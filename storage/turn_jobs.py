@@ -49,8 +49,9 @@ _DEFER = text("""
 _ORPHANS = text("""
     SELECT DISTINCT m.sender FROM inbound_messages AS m
     WHERE m.status IN ('queued', 'processing') AND m.updated_at < :before
-      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs AS j
-                      WHERE j.lock = m.sender AND j.task_name = :task AND j.status IN ('todo', 'doing'))
+      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs AS j  -- each branch on one of procrastinate's partial indexes
+                      WHERE j.task_name = :task AND ((j.status = 'todo' AND j.queueing_lock = m.sender)
+                                                     OR (j.status = 'doing' AND j.lock = m.sender)))
     LIMIT 1000
 """).bindparams(bindparam("task", TURN_TASK))
 _JOB_COUNTS = text("SELECT queue_name, status::text, count(*) FROM procrastinate_jobs GROUP BY queue_name, status")

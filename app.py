@@ -40,7 +40,7 @@ def create_app(config: Config | None = None, start_worker: bool = True) -> Flask
     `python -m worker`: on SQLite this app nudges it after each ledger insert; on PostgreSQL each
     insert defers the sender's engine job in the same statement, for any worker to take."""
     from services import build_services
-    from web import health, media, whatsapp
+    from web import health, media, twilio_status, whatsapp
     from web.errors import register_error_handlers
     from worker.nudge import Nudger, socket_path
     from worker.runtime import AssistantRuntime
@@ -51,7 +51,7 @@ def create_app(config: Config | None = None, start_worker: bool = True) -> Flask
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
     runtime = AssistantRuntime(build_services(config))
     app.extensions["assistant"] = runtime
-    for blueprint in (whatsapp.bp, media.bp, health.bp):
+    for blueprint in (whatsapp.bp, twilio_status.bp, media.bp, health.bp):
         app.register_blueprint(blueprint)
     _register_operator_routes(app)
     register_error_handlers(app)

@@ -70,6 +70,12 @@ class Config:
     local_media_shared: bool = False
     log_level: str = "INFO"
     password_hash_profile: str = "production"
+    default_time_zone: str = "America/Sao_Paulo"
+    twilio_send_rate: float = 10.0
+    reminder_grace_minutes: int = 60
+    reminder_late: str = "send"
+    reminder_max_active: int = 50
+    reminder_template_sid: str | None = None
 
     @property
     def openai_configured(self) -> bool:
@@ -89,6 +95,11 @@ class Config:
         if self.database_url.startswith("postgresql"):
             return self.database_url
         return f"sqlite:///{self.session_db.resolve().as_posix()}"
+
+    @property
+    def status_callback_url(self) -> str | None:
+        """Where Twilio reports each sent part's delivery (needs PUBLIC_BASE_URL: workers see no request)."""
+        return f"{self.public_base_url.rstrip('/')}/twilio/status" if self.public_base_url else None
 
     @property
     def media_dir(self) -> Path:
@@ -334,7 +345,29 @@ def build_config(env: Mapping[str, str]) -> Config:
         local_media_shared=local_media_shared,
         log_level=log_level,
         password_hash_profile=profile,
+        **_reminder_settings(env),
     )
+
+
+def _reminder_settings(env: Mapping[str, str]) -> dict:
+    """DEFAULT_TIME_ZONE, TWILIO_SEND_RATE and the REMINDER_* settings, validated."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = _get(env, "DEFAULT_TIME_ZONE") or "America/Sao_Paulo"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DEFAULT_TIME_ZONE must be an IANA time zone such as America/Sao_Paulo, got {zone!r}")
+    rate = _float(env, "TWILIO_SEND_RATE", 10.0)
+    if not 0 < rate <= 1000:
+        raise ConfigError(f"TWILIO_SEND_RATE must be between 0 and 1000 messages per second, got {rate:g}")
+    late = (_get(env, "REMINDER_LATE") or "send").lower()
+    if late not in ("send", "drop"):
+        raise ConfigError(f"REMINDER_LATE must be 'send' or 'drop', got {late!r}")
+    return {"default_time_zone": zone, "twilio_send_rate": rate,
+            "reminder_grace_minutes": _int(env, "REMINDER_GRACE_MINUTES", 60, minimum=0), "reminder_late": late,
+            "reminder_max_active": _int(env, "REMINDER_MAX_ACTIVE", 50, minimum=1),
+            "reminder_template_sid": _get(env, "REMINDER_TEMPLATE_SID")}
 
 
 SETTING_NAMES = [f.name.upper() for f in fields(Config)]

@@ -92,7 +92,8 @@ def build_services(config: Config) -> Services:
     downloader = None
     if config.twilio_configured:
         sender = TwilioSender(config.twilio_account_sid, config.twilio_auth_token, config.twilio_whatsapp_number,
-                              config.twilio_api_base_url, io_wait=gate.waiting, pool_size=max(10, config.worker_threads))
+                              config.twilio_api_base_url, io_wait=gate.waiting, pool_size=max(10, config.worker_threads),
+                              status_callback=config.status_callback_url)
         downloader = MediaDownloader(config.twilio_account_sid, config.twilio_auth_token,
                                      config.twilio_api_base_url)
     else:

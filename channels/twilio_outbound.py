@@ -38,9 +38,10 @@ class SendFailed(RuntimeError):
     """A reply could not be delivered to Twilio after the retries. `delivered` holds the (message id,
     chunk) pairs of a long text that did go out before the chunk that failed, so they are logged."""
 
-    def __init__(self, message: str, delivered: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, message: str, delivered: list[tuple[str, str]] | None = None, code: int | None = None) -> None:
         super().__init__(message)
         self.delivered = list(delivered or [])
+        self.code = code  # Twilio's error code (21610: the user blocked us; 63016: outside the 24-hour window)
 
 
 class ReplySender(Protocol):
@@ -53,6 +54,9 @@ class ReplySender(Protocol):
 
     def send_image(self, phone: str, url: str, caption: str = "") -> str:
         """Send one image by URL with a caption; returns the message id."""
+
+    def send_template(self, phone: str, content_sid: str, variables: Mapping[str, str]) -> str:
+        """Send an approved template (Content API) with its variables; returns the message id."""
 
 
 IoWait = Callable[[], AbstractContextManager]
@@ -208,20 +212,23 @@ class TwilioSender:
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str,
                  api_base_url: str = "https://api.twilio.com", timeout: float = 15.0,
-                 retries: int = 3, backoff: float = 0.5, io_wait: IoWait = nullcontext, pool_size: int = 10) -> None:
+                 retries: int = 3, backoff: float = 0.5, io_wait: IoWait = nullcontext, pool_size: int = 10,
+                 status_callback: str | None = None) -> None:
         self.client = Client(account_sid, auth_token, http_client=WaitingHttpClient(io_wait, pool_size, timeout))
         self.client.api.base_url = api_base_url.rstrip("/")
         self.from_number = from_number
         self.retries, self.backoff, self.io_wait = retries, backoff, io_wait
+        self.extra = {"status_callback": status_callback} if status_callback else {}
 
     def _create(self, **kwargs) -> str:
         delay = self.backoff
+        kwargs.update(self.extra)
         for attempt in range(1, self.retries + 1):
             try:
                 return self.client.messages.create(from_=self.from_number, **kwargs).sid
             except TwilioRestException as exc:
                 if exc.status not in RETRYABLE_STATUS or attempt == self.retries:
-                    raise SendFailed(f"Twilio answered {exc.status} (code {exc.code})") from exc
+                    raise SendFailed(f"Twilio answered {exc.status} (code {exc.code})", code=exc.code) from exc
                 log.warning("Twilio send failed with %s, retrying (attempt %d)", exc.status, attempt)
             except OSError as exc:
                 if attempt == self.retries:
@@ -250,6 +257,11 @@ class TwilioSender:
     def send_image(self, phone: str, url: str, caption: str = "") -> str:
         """Send one image (Twilio fetches `url`) with its caption."""
         return self._create(to=whatsapp_address(phone), body=caption[:1600], media_url=[url])
+
+    def send_template(self, phone: str, content_sid: str, variables: Mapping[str, str]) -> str:
+        """Send an approved WhatsApp template through Twilio's Content API (outside the 24-hour window)."""
+        return self._create(to=whatsapp_address(phone), content_sid=content_sid,
+                            content_variables=json.dumps(dict(variables), ensure_ascii=False))
 
 
 @dataclass
@@ -281,6 +293,12 @@ class LocalSender:
         with self.lock:
             self.sent.append(Outbox(phone, caption, url))
         return "local-media"
+
+    def send_template(self, phone: str, content_sid: str, variables: Mapping[str, str]) -> str:
+        """Record a template message as its variables."""
+        with self.lock:
+            self.sent.append(Outbox(phone, " | ".join(variables.values())))
+        return "local-template"
 
     def take(self, phone: str) -> list[Outbox]:
         """Remove and return the replies recorded for a phone."""

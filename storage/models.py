@@ -172,3 +172,63 @@ class ConversationState(Base):
     flow: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One outbound message part (a Twilio SID) and the latest status Twilio's callback reported."""
+
+    __tablename__ = "deliveries"
+
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # reply, image, reminder
+    reminder_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_deliveries_status", "status"),)
+
+
+class ContactPrefs(Base):
+    """What one phone asked of proactive messages: opted out (PARAR), blocked us (21610), its time zone."""
+
+    __tablename__ = "contact_prefs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reminder(Base):
+    """A reminder of one phone: due at `due_at` (UTC), repeated daily/weekly at `local_time` in
+    `time_zone`, optionally on a to-do item (dropped once the item is done).
+
+    status: active -> sending -> sent | active (a repeat's next time) | held (outside WhatsApp's
+    24-hour window with no template: delivered with the user's next message) | cancelled | dropped | failed.
+    """
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(20))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    repeat: Mapped[str | None] = mapped_column(String(10))
+    local_time: Mapped[str] = mapped_column(String(5))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    todo_item_id: Mapped[int | None] = mapped_column(ForeignKey("todo_items.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_reminders_due", "status", "due_at"),
+                      Index("ix_reminders_owner", "owner", "status"),
+                      Index("ux_reminders_owner_number", "owner", "number", unique=True))

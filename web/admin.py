@@ -21,7 +21,7 @@ from flask import Flask, current_app, g, render_template, request, session
 from .errors import error_response
 from .throttle import FailureThrottle
 
-OPEN_BLUEPRINTS = {"whatsapp", "health", "media"}
+OPEN_BLUEPRINTS = {"whatsapp", "twilio_status", "health", "media"}
 OPEN_ENDPOINTS = {"static", "dashboard.home", "dashboard.login", "dashboard.logout"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP")

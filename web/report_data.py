@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from common.clock import utcnow
-from storage import ledger, reports, sealing, turn_jobs
+from storage import deliveries, ledger, reports, sealing, turn_jobs
 from storage.images import count_images, list_descriptions
 
 from . import params
@@ -88,7 +88,21 @@ def build_report(services: "Services", args: Mapping[str, str], spool: "InboundS
         "todo_lists": _todos(services, params.paging(args, 20, 100, prefix="todos_"), owner),
         "messages_per_day": [{"day": day, "count": count} for day, count in sorted(per_day.items())],
         "ledger": _ledger(services, spool),
+        "deliveries": delivery_figures(services),
     }
+
+
+ERROR_MEANINGS = {21610: "o usuário bloqueou o número ou pediu para sair", 63016: "fora da janela de 24 h (só template)",
+                  30003: "aparelho inalcançável", 30005: "número desconhecido", 30006: "número sem WhatsApp",
+                  30007: "filtrada como spam", 30008: "erro desconhecido da operadora",
+                  63003: "destino sem WhatsApp", 63018: "limite de envio do número excedido"}
+
+
+def delivery_figures(services: "Services") -> dict[str, Any]:
+    """Sent parts by their latest receipt status, and the failed ones by Twilio's error code."""
+    return {"by_status": deliveries.counts_by_status(services.db),
+            "failures": [{"error_code": code, "count": count, "meaning": ERROR_MEANINGS.get(code or 0, "")}
+                         for code, count in deliveries.failures_by_code(services.db)]}
 
 
 def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any]:

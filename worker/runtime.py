@@ -96,9 +96,11 @@ class AssistantRuntime:
         return self.journal.settle()  # one stat when nothing is owed
 
     def keep_up(self) -> None:
-        """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, then the journal."""
+        """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, the journal, the
+        sent parts' receipts."""
         self.drain_spool()
         self.pay_owed()
+        self.processor.receipts.flush()
 
     def start_chores(self) -> None:
         """Only the chores (the spool, the journal), on a thread: the web process of the PostgreSQL
@@ -142,4 +144,5 @@ class AssistantRuntime:
         """Stop the worker pool; unfinished rows stay queued in the ledger."""
         self._stopped.set()
         self.dispatcher.stop()
+        self.processor.receipts.flush()
         self.services.close()

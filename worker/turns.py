@@ -11,6 +11,7 @@ from common.clock import utcnow
 from common.cpf import mask_cpfs_in_text
 from common.errors import short_reason
 from storage import images, ledger
+from storage.deliveries import ReceiptBuffer, SentPart
 from storage.chatlog import LoggedMessage
 from storage.sealing import UNREADABLE_REASON, is_unreadable
 from storage.ledger import REDACTED, LedgerEntry
@@ -38,6 +39,7 @@ class TurnProcessor:
         self.services = services
         self.assistant = assistant
         self.journal = journal
+        self.receipts = ReceiptBuffer(services.db)  # sent parts' SIDs, written by the runtime's chores
 
     def answer(self, entries: list[LedgerEntry], pauses: tuple[float, ...] = RECORD_PAUSES) -> Reply:
         """Build the turn and get the reply; a reply that captured a secret redacts the ledger, tried
@@ -198,6 +200,7 @@ class TurnProcessor:
         """Send texts then images through the configured sender, adding to `sent` the chat-log line of
         each message as it goes out (so a send that fails midway still logs what did go out)."""
         sender = self.services.sender
+        receipt = self.receipts.add if sender.can_deliver else (lambda _part: None)
         if reply.text:
             try:
                 sids = sender.send_text(phone, reply.text)
@@ -205,11 +208,16 @@ class TurnProcessor:
                 if exc.delivered:  # the first chunks of a long text went out: the log says which
                     sent.append(LoggedMessage(phone, "\n".join(chunk for _sid, chunk in exc.delivered), "out",
                                               exc.delivered[0][0], utcnow()))
+                    for sid, _chunk in exc.delivered:
+                        receipt(SentPart(sid, phone, "reply"))
                 raise
             sent.append(LoggedMessage(phone, reply.text, "out", sids[0] if sids else None, utcnow()))
+            for sid in sids:
+                receipt(SentPart(sid, phone, "reply"))
         for url, caption in reply.images:
             sid = sender.send_image(phone, url, caption)
             sent.append(LoggedMessage(phone, f"[imagem] {caption}", "out", sid, utcnow()))
+            receipt(SentPart(sid, phone, "image"))
 
     def give_up(self, entries: list[LedgerEntry], reason: str) -> None:
         """After the last retry: tell the user, so no message fails silently."""

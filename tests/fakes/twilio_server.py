@@ -37,6 +37,14 @@ class SentMessage:
     media_urls: list[str]
     received_at: datetime
     monotonic: float
+    content_sid: str = ""
+    content_variables: str = ""
+    status_callback: str = ""
+
+    @property
+    def variables(self) -> dict:
+        """ContentVariables as a dict (a Content API template's values)."""
+        return json.loads(self.content_variables) if self.content_variables else {}
 
 
 @dataclass(frozen=True)
@@ -207,16 +215,25 @@ class FakeTwilio(BackgroundServer):
         `arrived`, when its request reached the server, if given)."""
         to, sender = form.get("To", [""])[0], form.get("From", [""])[0]
         body, media = form.get("Body", [""])[0], form.get("MediaUrl", [])
+        content_sid, variables = form.get("ContentSid", [""])[0], form.get("ContentVariables", [""])[0]
         if not to:
             return 400, error_body(400, 21604, "A 'To' phone number is required.")
         if not sender:
             return 400, error_body(400, 21603, "A 'From' phone number is required.")
-        if not body and not media:
+        if content_sid and not content_sid.startswith("HX"):
+            return 400, error_body(400, 21655, "The ContentSid is Invalid.")
+        if variables:
+            try:
+                json.loads(variables)
+            except ValueError:
+                return 400, error_body(400, 21656, "The ContentVariables Parameter is invalid.")
+        if not body and not media and not content_sid:
             return 400, error_body(400, 21602, "Message body is required.")
         if len(body) > 1600:
             return 400, error_body(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         now = datetime.now(timezone.utc)
-        message = SentMessage(f"SM{secrets.token_hex(16)}", to, sender, body, media, now, arrived or time.monotonic())
+        message = SentMessage(f"SM{secrets.token_hex(16)}", to, sender, body, media, now, arrived or time.monotonic(),
+                              content_sid, variables, form.get("StatusCallback", [""])[0])
         with self.arrived:
             self._messages.append(message)
             self.arrived.notify_all()
@@ -224,6 +241,26 @@ class FakeTwilio(BackgroundServer):
         if hook is not None:
             hook(message)  # before the sender hears back: a test can break something right after a send
         return 201, self.resource(message)
+
+    def report_status(self, message: SentMessage, status: str, error_code: int | None = None,
+                      signed: bool = True, post_to: str | None = None) -> int:
+        """POST the status callback Twilio would send for `message`, signed for its StatusCallback URL
+        with the auth token by twilio's RequestValidator (`signed=False`: a forged one), to that URL
+        or to `post_to` (the app's real address behind a PUBLIC_BASE_URL); returns the HTTP status."""
+        import requests
+        from twilio.request_validator import RequestValidator
+
+        target = message.status_callback
+        assert target, "the message asked for no status callback"
+        form = {"MessageSid": message.sid, "SmsSid": message.sid, "AccountSid": self.account_sid,
+                "MessageStatus": status, "SmsStatus": status, "To": message.to, "From": message.from_,
+                "ApiVersion": "2010-04-01"}
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        token = self.auth_token if signed else "not-the-auth-token-0000000000000"
+        signature = RequestValidator(token).compute_signature(target, form)
+        return requests.post(post_to or target, data=form, headers={"X-Twilio-Signature": signature},
+                             timeout=10).status_code
 
     def resource(self, message: SentMessage) -> dict:
         """The Message resource JSON Twilio answers a creation with."""

@@ -43,6 +43,7 @@ class MediaRecord:
     transcript: str | None
     transcript_error: str | None
     created_at: datetime
+    model_description: str | None = None  # what the model saw in the photo (vision), if it was shown
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class DescriptionRow:
     image_keys: tuple[str, ...]
     created_at: datetime
     thumbnail_keys: tuple[str, ...] = ()
+    model_description: str | None = None
 
 
 def add_media(db: Database, owner: str, kind: str, key: str, content_type: str, size: int,
@@ -201,8 +203,8 @@ def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per
     """One page of descriptions, newest first (best match first when `query` is given), and the total."""
     if query and query.strip():
         hits, total = search_descriptions(db, query, owner=owner, page=page, per_page=per_page)
-        return [DescriptionRow(h.id, h.owner, h.description, h.image_keys, h.created_at, h.thumbnail_keys)
-                for h in hits], total
+        return [DescriptionRow(h.id, h.owner, h.description, h.image_keys, h.created_at, h.thumbnail_keys,
+                               h.model_description) for h in hits], total
     per_page = max(1, min(per_page, 200))
     rows = select(ImageDescription).order_by(ImageDescription.created_at.desc(), ImageDescription.id.desc())
     total_query = select(func.count(ImageDescription.id))
@@ -215,7 +217,8 @@ def list_descriptions(db: Database, owner: str | None = None, page: int = 1, per
         total = session.scalar(total_query) or 0
     none = LinkedImages()
     return [DescriptionRow(row.id, row.from_number, row.descricao, linked.get(row.id, none).keys,
-                           as_utc(row.created_at), linked.get(row.id, none).thumbnails) for row in found], total
+                           as_utc(row.created_at), linked.get(row.id, none).thumbnails, row.model_description)
+            for row in found], total
 
 
 def images_without_thumbnail(db: Database, after_id: int = 0, limit: int = 100) -> list[MediaRecord]:
@@ -258,4 +261,5 @@ def delete_owner_images(db: Database, owner: str) -> list[str]:
 def media_record(media: MediaObject | Row) -> MediaRecord:
     """A MediaRecord from an ORM object or a Core row with the media columns."""
     return MediaRecord(media.id, media.owner, media.kind, media.key, media.content_type, media.size,
-                       media.message_sid, media.transcript, media.transcript_error, as_utc(media.created_at))
+                       media.message_sid, media.transcript, media.transcript_error, as_utc(media.created_at),
+                       media.model_description)

@@ -1,11 +1,14 @@
 """Finding image descriptions by words, in Portuguese: PostgreSQL full-text search or SQLite FTS5.
 
-The rule, the same on both databases: a description matches when it holds at least one of the
-query's words (after accent/case folding, stopwords and stemming, see common/ptstem.py); those
-holding more of the words come first, then the more relevant (ts_rank / bm25), then the newest.
+The rule, the same on both databases: a description matches when it, or what the model saw in its
+photos (`model_description`), holds at least one of the query's words (after accent/case folding,
+stopwords and stemming, see common/ptstem.py); those whose own words match come first, then those
+holding more of the words, then the more relevant (ts_rank / bm25, the user's words weighing more),
+then the newest.
 A sender's search ranks their newest CANDIDATES matches, so its cost stays bounded for heavy users.
-PostgreSQL reads the generated `search_tsv` column; SQLite reads `image_search_fts`, whose rows
-`index_descriptions()` writes (migration 0002 deletes them with their description).
+PostgreSQL reads the generated `search_tsv` column (the user's words at weight A, the model's at B);
+SQLite reads `image_search_fts` (columns `stems` and `model_stems`), whose rows `index_descriptions()`
+writes (a trigger deletes them with their description).
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ from storage.models import ImageLink, MediaObject
 
 MAX_TERMS = 32
 CANDIDATES = 1000
-_COLUMNS = {"id": Integer, "owner": String, "description": Text, "created_at": DateTime(timezone=True),
-            "matched": Integer, "score": Float}
+_COLUMNS = {"id": Integer, "owner": String, "description": Text, "model_description": Text,
+            "created_at": DateTime(timezone=True), "own": Integer, "matched": Integer, "score": Float}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ImageHit:
     matched: int
     created_at: datetime
     thumbnail_keys: tuple[str, ...] = ()
+    model_description: str | None = None
 
 
 def search_images(db: Database, owner: str, query: str, limit: int = 5) -> list[ImageHit]:
@@ -116,7 +120,8 @@ def _search(db: Database, query: str, owner: str | None, limit: int, offset: int
         linked = images_by_description(session, [row.id for row in rows]) if rows else {}
     none = LinkedImages()
     hits = [ImageHit(row.id, row.owner, row.description, linked.get(row.id, none).keys, float(row.score),
-                     int(row.matched), as_utc(row.created_at), linked.get(row.id, none).thumbnails) for row in rows]
+                     int(row.matched), as_utc(row.created_at), linked.get(row.id, none).thumbnails,
+                     row.model_description) for row in rows]
     return hits, total
 
 
@@ -125,7 +130,8 @@ def _postgresql(session: Session, query: str, params: dict[str, Any]) -> tuple[l
                             {"q": query}).scalar_one()[:MAX_TERMS]
     if not terms:
         return [], 0
-    params.update(tsq=" | ".join(_quote_lexeme(t) for t in terms), terms=terms)
+    params.update(tsq=" | ".join(_quote_lexeme(t) for t in terms), terms=terms,
+                  own_tsq=" | ".join(_quote_lexeme(t) + ":A" for t in terms))
     mine = " AND d.from_number = :owner" if params["owner"] is not None else ""
     where = "d.search_tsv @@ CAST(:tsq AS tsquery)" + mine
     # The window is one owner's newest matches (search_images always names the owner). Ordered by
@@ -137,10 +143,11 @@ def _postgresql(session: Session, query: str, params: dict[str, Any]) -> tuple[l
     newest = " ORDER BY d.created_at DESC, d.id DESC LIMIT :window" if params["window"] else ""
     matched = ("length(d.search_tsv) - length(ts_delete(d.search_tsv, CAST(:terms AS text[])))"
                if len(terms) > 1 else "1")
-    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.created_at, "
-               f"{matched} AS matched, ts_rank(d.search_tsv, CAST(:tsq AS tsquery), 1) AS score "
+    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.model_description, "
+               f"d.created_at, (d.search_tsv @@ CAST(:own_tsq AS tsquery))::int AS own, {matched} AS matched, "
+               f"ts_rank(d.search_tsv, CAST(:tsq AS tsquery), 1) AS score "
                f"FROM (SELECT d.* FROM table_descricao d WHERE {where}{newest}) d "
-               f"ORDER BY matched DESC, score DESC, d.created_at DESC, d.id DESC "
+               f"ORDER BY own DESC, matched DESC, score DESC, d.created_at DESC, d.id DESC "
                f"LIMIT :limit OFFSET :offset").columns(**_COLUMNS)
     rows = session.execute(sql, params).all()
     if params["window"]:
@@ -153,19 +160,20 @@ def _sqlite(session: Session, query: str, params: dict[str, Any]) -> tuple[list[
     terms = query_terms(query, MAX_TERMS)
     if not terms:
         return [], 0
-    match = "stems : (" + " OR ".join('"' + t.replace('"', '""') + '"' for t in terms) + ")"
+    match = "{stems model_stems} : (" + " OR ".join('"' + t.replace('"', '""') + '"' for t in terms) + ")"
     if params["owner"] is not None:
         match = f'owner : "{owner_token(params["owner"])}" AND {match}'
     params.update({f"t{i}": f" {t} " for i, t in enumerate(terms)}, match=match)
-    matched = (" + ".join(f"(instr(' ' || f.stems || ' ', :t{i}) > 0)" for i in range(len(terms)))
-               if len(terms) > 1 else "1")
+    found = [f"(instr(' ' || f.stems || ' ' || f.model_stems || ' ', :t{i}) > 0)" for i in range(len(terms))]
+    matched = " + ".join(found) if len(terms) > 1 else "1"
+    own = " OR ".join(f"instr(' ' || f.stems || ' ', :t{i}) > 0" for i in range(len(terms)))
     newest = " ORDER BY f.rowid DESC LIMIT :window" if params["window"] else ""
     mine = " AND d.from_number = :owner" if params["owner"] is not None else ""
-    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.created_at, c.matched, "
-               f"c.score FROM (SELECT f.rowid AS id, {matched} AS matched, "
-               f"-bm25(image_search_fts, 0.0, 1.0) AS score FROM image_search_fts f "
+    sql = text(f"SELECT d.id, d.from_number AS owner, d.descricao AS description, d.model_description, "
+               f"d.created_at, c.own, c.matched, c.score FROM (SELECT f.rowid AS id, ({own}) AS own, "
+               f"{matched} AS matched, -bm25(image_search_fts, 0.0, 1.0, 0.5) AS score FROM image_search_fts f "
                f"WHERE image_search_fts MATCH :match{newest}) c JOIN table_descricao d ON d.id = c.id{mine} "
-               f"ORDER BY c.matched DESC, c.score DESC, d.created_at DESC, d.id DESC "
+               f"ORDER BY c.own DESC, c.matched DESC, c.score DESC, d.created_at DESC, d.id DESC "
                f"LIMIT :limit OFFSET :offset").columns(**_COLUMNS)
     rows = session.execute(sql, params).all()
     if params["window"]:

@@ -50,6 +50,7 @@ class Config:
     openai_model: str = "gpt-4o"
     whisper_model: str = "whisper-1"
     openai_timeout: float = 60.0
+    vision: bool = True  # photos shown to the model (when it is configured)
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_whatsapp_number: str | None = None
@@ -176,6 +177,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in FALSE:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in ("on", "off"):
+        return raw.lower() == "on"
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
 def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
@@ -325,6 +335,7 @@ def build_config(env: Mapping[str, str]) -> Config:
         openai_model=_get(env, "OPENAI_MODEL") or "gpt-4o",
         whisper_model=_get(env, "WHISPER_MODEL") or "whisper-1",
         openai_timeout=_float(env, "OPENAI_TIMEOUT", 60.0),
+        vision=_switch(env, "VISION", True),
         twilio_account_sid=_get(env, "TWILIO_ACCOUNT_SID"),
         twilio_auth_token=_get(env, "TWILIO_AUTH_TOKEN"),
         twilio_whatsapp_number=number,

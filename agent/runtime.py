@@ -26,6 +26,7 @@ from .memory import trim_session
 from .model import AssistantChatModel
 from .prompts import load_prompt
 from .turn import Reply, Turn
+from .vision import agno_images, describe_turn_photos
 
 if TYPE_CHECKING:
     from services import Services
@@ -83,14 +84,19 @@ class Assistant:
             return answer_without_model(ctx, NOT_CONFIGURED)
         return self._run_model(ctx)
 
-    def model_input(self, ctx: TurnContext) -> str:
-        """The text the model reads for a turn: masked text, voice marker, attached or waiting photos."""
+    def model_input(self, ctx: TurnContext, shown: int = 0) -> str:
+        """The text the model reads for a turn: masked text, voice marker, attached (`shown` of them
+        as images) or waiting photos, with what the model saw in those."""
         turn, parts = ctx.turn, []
         if turn.image_ids:
-            parts.append(f"[{len(turn.image_ids)} foto(s) recebida(s) nesta mensagem]")
+            parts.append(f"[{len(turn.image_ids)} foto(s) recebida(s) nesta mensagem"
+                         + (", anexada(s) como imagem]" if shown else "]"))
         elif turn.text.strip() and (waiting := latest_burst(ctx.state().waiting_images)):
-            parts.append(f"[{len(waiting)} foto(s) aguardando descrição: se esta mensagem a descreve, "
-                         "chame save_image]")
+            seen = "; ".join(dict.fromkeys(r.model_description for r in ctx.state().waiting_images
+                                           if r.id in waiting and r.model_description))
+            parts.append(f"[{len(waiting)} foto(s) aguardando descrição"
+                         + (f" (a IA viu: {seen})" if seen else "")
+                         + ": se esta mensagem a descreve, chame save_image]")
         text = turn.text.strip()
         if text:
             parts.append(f"{SPOKEN_MARK} {text}" if turn.spoken else text)
@@ -106,7 +112,7 @@ class Assistant:
                      add_history_to_context=True, num_history_runs=config.history_runs,
                      max_tool_calls_from_history=MAX_TOOL_CALLS_IN_HISTORY,
                      add_dependencies_to_context=False, tool_call_limit=TOOL_CALL_LIMIT,
-                     post_hooks=[after_run], markdown=False, telemetry=False)
+                     post_hooks=[after_run], markdown=False, telemetry=False, store_media=False)
 
     def trim_memory(self, sender: str, stored_runs: int | None = None) -> None:
         """Keep the sender's session within SESSION_MAX_RUNS (half of it once the bound is passed).
@@ -125,7 +131,9 @@ class Assistant:
     def _run_model(self, ctx: TurnContext) -> Reply:
         turn = ctx.turn
         try:
-            run = self.build_agent().run(self.model_input(ctx), session_id=turn.sender, user_id=turn.sender,
+            shown = describe_turn_photos(ctx)  # the photos as images: questions about them answered from them
+            run = self.build_agent().run(self.model_input(ctx, len(shown)), session_id=turn.sender,
+                                         user_id=turn.sender, images=agno_images(shown) or None,
                                          dependencies={"turn_context": ctx})
         except Exception:
             log.exception("agent run raised for a turn of %s", turn.sender[-4:])

@@ -80,8 +80,9 @@ def _all_messages(chatlog, phone: str) -> list[dict]:
 
 def collect_data(ctx: TurnContext) -> dict:
     """Everything stored about the logged-in sender, as plain JSON-ready values (CPF masked): the
-    account, logins, lists, described photos, every file sent (voice notes with their transcripts,
-    photos still waiting for a description), the chat log and what the assistant's memory keeps."""
+    account, logins, lists, described photos (with what the model saw in them), every file sent (voice
+    notes with their transcripts, photos still waiting for a description), the chat log and what the
+    assistant's memory keeps."""
     user = require_login(ctx)
     db, phone, media = ctx.services.db, ctx.sender, ctx.services.media
     descriptions = _all_descriptions(db, phone)
@@ -93,11 +94,13 @@ def collect_data(ctx: TurnContext) -> dict:
         "todo_lists": [{"number": t.number, "title": t.title, "motivation": t.motivation,
                         "items": [{"text": i.text, "done": i.done} for i in t.items]}
                        for t in todos.lists_of(db, phone, limit=max(todos.count_lists(db, phone), 1))],
-        "images": [{"description": d.description, "created_at": d.created_at.isoformat(),
+        "images": [{"description": d.description, "model_description": d.model_description,
+                    "created_at": d.created_at.isoformat(),
                     "links": [media.url(key, expires_in=EXPORT_TTL) for key in d.image_keys]} for d in descriptions],
         "files": [{"kind": f.kind, "received_at": f.created_at.isoformat(), "content_type": f.content_type,
                    "link": media.url(f.key, expires_in=EXPORT_TTL),
-                   **({"transcript": f.transcript} if f.kind == images.AUDIO else {})}
+                   **({"transcript": f.transcript} if f.kind == images.AUDIO
+                      else {"model_description": f.model_description})}
                   for f in images.media_of(db, phone)],
         "messages": _all_messages(ctx.services.chatlog, phone),
         "assistant_memory": [{"at": m.created_at.isoformat() if m.created_at else None, "role": m.role,

@@ -42,7 +42,7 @@ def _images(services: "Services", paging: params.Paging, owner: str | None, quer
             "pages": params.pages(total, paging.per_page),
             "search": {"query": query, "mode": SEARCH_MODE if query else None},
             "items": [{"id": row.id, "owner": row.owner, "description": row.description,
-                       "created_at": iso(row.created_at),
+                       "model_description": row.model_description, "created_at": iso(row.created_at),
                        "images": [{"key": key, "url": media_url(services, key),
                                    "thumbnail_url": media_url(services, thumb)}
                                   for key, thumb in zip(row.image_keys, row.thumbnail_keys)]}

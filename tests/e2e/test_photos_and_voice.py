@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from storage.models import ImageDescription, ImageLink, MediaObject
 from tests.factories import make_user
-from tests.fakes.openai_server import message_text, say, tool
+from tests.fakes.openai_server import image_parts, message_text, say, tool
 from storage.media.s3 import make_client
 from tests.fixtures.media import make_jpeg, make_large_png, make_png, voice_note
 from tests.fixtures.stores import S3_KEY, S3_SECRET
@@ -76,20 +76,23 @@ def test_photo_with_caption_is_saved_in_s3(make_live_app, s3_server, s3_bucket, 
     assert requests.get(image.media_urls[0], timeout=5).content[:4] == b"\x89PNG"
 
 
-def test_photo_alone_gets_a_question_and_the_next_text_describes_it(alice_app, openai_server, twilio_server):
-    openai_server.on(r"^\[1 foto\(s\) recebida", say("Recebi sua foto! Qual descrição devo guardar?"))
-    openai_server.on(r"aguardando descrição.*parque", tool("save_image", description="cachorro no parque"))
-    alice_app.send(ALICE, "", media=[_photo(twilio_server)])
+def test_photo_alone_gets_a_question_and_the_next_text_describes_it(make_live_app, openai_server, twilio_server):
+    """With the model but VISION=off: the server asks and links the answer, no model call at all."""
+    live = make_live_app(VISION="off")
+    make_user(live.services.db, ALICE)
+    live.send(ALICE, "", media=[_photo(twilio_server)])
     first = twilio_server.wait_for(1, timeout=15)[0].body
-    assert "Qual descrição" in first
-    assert _descriptions(alice_app) == []
-    alice_app.send(ALICE, "é o cachorro no parque")
+    assert first == "Recebi sua foto! Me diga uma descrição para eu guardar (ex.: \"meu cachorro na praia\")."
+    assert _descriptions(live) == []
+    live.send(ALICE, "cachorro no parque")
     second = twilio_server.wait_for(2, timeout=15)[1].body
     assert "Salvei sua foto" in second
-    assert _descriptions(alice_app) == [(ALICE, "cachorro no parque", 1)]
+    assert _descriptions(live) == [(ALICE, "cachorro no parque", 1)]
+    assert openai_server.chat_requests() == []
 
 
 def test_a_burst_of_three_photos_is_one_turn_one_reply_one_description(alice_app, openai_server, twilio_server):
+    openai_server.on(r"^Descreva as fotos", say("1: praia\n2: mar\n3: areia"))
     openai_server.on(r"^\[3 foto\(s\).*viagem", tool("save_image", description="viagem à praia"))
     for n in range(3):
         alice_app.send(ALICE, "viagem à praia" if n == 0 else "", media=[_photo(twilio_server, make_jpeg(f"f{n}"))])
@@ -99,7 +102,8 @@ def test_a_burst_of_three_photos_is_one_turn_one_reply_one_description(alice_app
     time.sleep(0.3)
     assert len(twilio_server.messages()) == 1 and "Salvei suas 3 fotos" in reply[0].body
     assert _descriptions(alice_app) == [(ALICE, "viagem à praia", 3)]
-    assert len(openai_server.chat_requests()) == 2
+    vision, *agent = openai_server.chat_requests()
+    assert len(image_parts(vision)) == 3 and len(agent) == 2  # the three photos seen in one call, then the agent
 
 
 def test_search_sends_the_senders_own_images_that_really_download(alice_app, openai_server, twilio_server):
@@ -206,19 +210,18 @@ def test_photos_need_a_login(live_app, twilio_server, openai_server):
 def test_transcript_photo_question_description_search(alice_app, openai_server, twilio_server):
     """The original document's flow as one dialogue (printed with -s for the issue's closing note)."""
     from tests.e2e.conversation import Conversation
-    openai_server.on(r"^\[1 foto\(s\) recebida", say("Que foto linda! Me diga uma descrição para eu guardar."))
-    openai_server.on(r"aguardando descrição.*gato", tool("save_image", description="meu gato dormindo no sofá"))
+    openai_server.on(r"^Descreva as fotos", say("um gato dormindo no sofá"))
     openai_server.on(r"mostre fotos de gato", tool("search_images", query="gato"))
     chat = Conversation(alice_app, twilio_server, ALICE)
     chat.say("", media=[_photo(twilio_server, make_jpeg("gato"))])
     chat.transcript[0] = ("usuário", "📷 (foto sem legenda)")
-    chat.say("meu gato dormindo no sofá")
+    chat.say("sim")
     reply = chat.say("mostre fotos de gato")
     image = twilio_server.messages(to=f"whatsapp:{ALICE}")[-1]
     fetched = requests.get(image.media_urls[0], timeout=5)
     print("\n" + chat.render() + f"\n[imagem recebida: {image.media_urls[0].split('?')[0]} "
           f"-> HTTP {fetched.status_code}, {len(fetched.content)} bytes, {fetched.headers['Content-Type']}]")
-    assert "Encontrei 1 foto" in reply and image.body == "meu gato dormindo no sofá"
+    assert "Encontrei 1 foto" in reply and image.body == "um gato dormindo no sofá"
     assert fetched.status_code == 200
 
 

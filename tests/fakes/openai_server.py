@@ -27,6 +27,7 @@ class Step:
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     status: int | None = None  # answer this step with an HTTP error instead
+    refusal: str | None = None  # answer with the model's refusal (no content), as a safety refusal comes
 
 
 @dataclass
@@ -50,6 +51,17 @@ def say(text: str) -> Step:
 def fail(status: int = 500) -> Step:
     """A step answered with an HTTP error (e.g. the model failing after a tool already ran)."""
     return Step(status=status)
+
+
+def refuse(text: str = "I'm sorry, I can't help with that.") -> Step:
+    """A step answered with a refusal, as the model answers an image it will not describe."""
+    return Step(refusal=text)
+
+
+def image_parts(body: dict) -> list[dict]:
+    """The image parts of every message of a recorded chat request body."""
+    return [part for message in body.get("messages", []) if isinstance(message.get("content"), list)
+            for part in message["content"] if isinstance(part, dict) and part.get("type") == "image_url"]
 
 
 def message_text(message: dict) -> str:
@@ -130,6 +142,8 @@ class ScriptedOpenAI(BackgroundServer):
 def completion(model: str, step: Step) -> dict:
     """An OpenAI chat.completion object for one step."""
     message: dict[str, Any] = {"role": "assistant", "content": step.text}
+    if step.refusal:
+        message["refusal"] = step.refusal
     finish = "stop"
     if step.tool:
         message["content"] = None

@@ -3,9 +3,12 @@
 The app runs in its own processes with its own data directory; its log goes to a file beside the
 data. With WORKER_MODE=process (the default) the turns run in `python -m worker`: `python app.py`
 starts it as its child, and beside gunicorn `AppProcess` starts it itself, as the README says to.
-`AppProcess` waits for /healthz and the worker, and reads CPU and memory over every process of the
-deployment: the CPU clocks have nanosecond resolution (Linux's per-process CPU clock, dead threads
-included), and the resident memory is the sum over the processes.
+On PostgreSQL the turns are the engine's jobs (procrastinate) and `workers` says how many
+`python -m worker` processes take them, each with a DATA_DIR of its own as on its own machine.
+`AppProcess` waits for /healthz and the workers (SQLite: the nudge socket; PostgreSQL: each worker
+registered with the engine), and reads CPU and memory over every process of the deployment: the
+CPU clocks have nanosecond resolution (Linux's per-process CPU clock, dead threads included), and
+the resident memory is the sum over the processes, or per process (`peak_rss_by_role`).
 """
 from __future__ import annotations
 
@@ -55,6 +58,32 @@ def separate_worker(env: dict[str, str]) -> bool:
     return mode == "process" and env.get("REPLY_MODE", "rest").strip().lower() != "twiml"
 
 
+def engine_workers(env: dict[str, str]) -> bool:
+    """Whether this environment's turns are procrastinate jobs (config.Config.turn_engine): PostgreSQL
+    and a worker process of its own."""
+    return separate_worker(env) and env.get("DATABASE_URL", "").startswith("postgresql")
+
+
+def libpq_dsn(database_url: str) -> str:
+    """The psycopg2 DSN of a SQLAlchemy URL such as postgresql+psycopg2://user@host:port/name."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def registered_workers(database_url: str, within_s: float = 60.0) -> int:
+    """How many engine workers beat their heartbeat within `within_s` (0 before the schema exists)."""
+    import psycopg2
+
+    try:
+        with psycopg2.connect(libpq_dsn(database_url)) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM procrastinate_workers "
+                           "WHERE last_heartbeat > now() - make_interval(secs => %s)", (within_s,))
+            return cursor.fetchone()[0]
+    except psycopg2.Error:
+        return 0
+
+
 def process_cpu_seconds(pid: int) -> float:
     """CPU time of a whole process (every thread, live or exited), in seconds, ns resolution."""
     return time.clock_gettime(((~pid) << 3) | 2)
@@ -70,11 +99,23 @@ class AppProcess:
     gunicorn_threads: int = GUNICORN_THREADS
     port: int = field(default_factory=free_port)
     profile_to: Path | None = None
+    workers: int = 1
     proc: subprocess.Popen | None = None
-    worker: subprocess.Popen | None = None
+    worker_procs: list[subprocess.Popen] = field(default_factory=list)
     profilers: list[subprocess.Popen] = field(default_factory=list)
     peak_rss: int = 0
+    peak_rss_by_role: dict[str, int] = field(default_factory=dict)
     _sampling: bool = False
+
+    @property
+    def worker(self) -> subprocess.Popen | None:
+        """The first worker process started here (beside gunicorn), if any."""
+        return self.worker_procs[0] if self.worker_procs else None
+
+    @property
+    def engine(self) -> bool:
+        """Whether the turns are the engine's jobs (PostgreSQL, worker processes of their own)."""
+        return engine_workers(self.env)
 
     @property
     def url(self) -> str:
@@ -101,8 +142,13 @@ class AppProcess:
         try:
             if self.server == "gunicorn":
                 if self.separate_worker:
-                    # First, so that it migrates a fresh database before the web processes open it.
-                    self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=env, stdout=log, stderr=log)
+                    # First, so that they migrate a fresh database before the web processes open it.
+                    for index in range(self.workers if self.engine else 1):
+                        own = env if index == 0 or not self.engine else {
+                            **env, "DATA_DIR": str(self.worker_data_dir(index))}
+                        Path(own["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+                        self.worker_procs.append(
+                            subprocess.Popen(worker_command(), cwd=ROOT, env=own, stdout=log, stderr=log))
                     self._wait_for_worker(deadline, log.name)
                 workers = GUNICORN_WORKERS if self.separate_worker else 1
                 command = gunicorn_command(self.port, self.gunicorn_threads, workers)
@@ -125,13 +171,24 @@ class AppProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.server} did not answer /healthz within {timeout:.0f} s")
 
-    def _wait_for_worker(self, deadline: float, log_name: str) -> None:
-        """The worker binds its nudge socket once its services are built and it reads the ledger."""
+    def worker_data_dir(self, index: int) -> Path:
+        """The DATA_DIR of engine worker `index` (0 shares the web's): one folder per 'machine'."""
+        return self.data_dir if index == 0 else self.data_dir.with_name(f"{self.data_dir.name}-worker{index}")
+
+    def _worker_ready(self) -> bool:
+        """SQLite: the worker binds its nudge socket once its services are built and it reads the
+        ledger. PostgreSQL: every worker registered with the engine (its first heartbeat row)."""
+        if self.engine:
+            return registered_workers(self.env["DATABASE_URL"]) >= len(self.worker_procs)
         from worker.nudge import socket_path
 
-        while not socket_path(self.data_dir).exists():
-            if self.worker is not None and self.worker.poll() is not None:
-                raise RuntimeError(f"the worker exited with {self.worker.returncode}; see {log_name}")
+        return socket_path(self.data_dir).exists()
+
+    def _wait_for_worker(self, deadline: float, log_name: str) -> None:
+        while not self._worker_ready():
+            for worker in self.worker_procs:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {worker.returncode}; see {log_name}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker process did not start; see {log_name}")
             time.sleep(0.05)
@@ -143,9 +200,9 @@ class AppProcess:
             return
         self.profile_to.parent.mkdir(parents=True, exist_ok=True)
         targets = [(self.serving_pid(), self.profile_to)]
-        worker = self.worker_pid()
-        if worker is not None:
-            targets.append((worker, self.profile_to.with_name(f"{self.profile_to.stem}-worker{self.profile_to.suffix}")))
+        for index, worker in enumerate(self.worker_pids()):
+            suffix = "-worker" if index == 0 else f"-worker{index}"
+            targets.append((worker, self.profile_to.with_name(f"{self.profile_to.stem}{suffix}{self.profile_to.suffix}")))
         spy = Path(sys.executable).with_name("py-spy")
         for pid, output in targets:
             self.profilers.append(subprocess.Popen(
@@ -179,11 +236,62 @@ class AppProcess:
         children = psutil.Process(self.proc.pid).children()
         return children[0].pid if children else None
 
+    def worker_pids(self) -> list[int]:
+        """Every `python -m worker` process: those started here, or python app.py's child."""
+        if self.worker_procs:
+            return [worker.pid for worker in self.worker_procs]
+        found = self.worker_pid()
+        return [found] if found is not None else []
+
+    def web_processes(self) -> list[psutil.Process]:
+        """The web tier: gunicorn's master and its workers, or python app.py without its worker child."""
+        try:
+            parent = psutil.Process(self.proc.pid)
+            found = [parent, *parent.children(recursive=True)]
+        except psutil.Error:
+            return []
+        workers = set(self.worker_pids())
+        return [process for process in found if process.pid not in workers]
+
+    def roles(self) -> dict[str, int]:
+        """pid of each process by role: web (app.py, or gunicorn's master and web-N), worker-N."""
+        found: dict[str, int] = {}
+        web = self.web_processes()
+        if self.server == "gunicorn":
+            if web:
+                found["gunicorn-master"] = web[0].pid
+            for index, process in enumerate(web[1:], 1):
+                found[f"web-{index}"] = process.pid
+        elif web:
+            found["web"] = web[0].pid
+        for index, pid in enumerate(self.worker_pids(), 1):
+            found[f"worker-{index}"] = pid
+        return found
+
+    def tier_cpu_meter(self) -> Callable[[], dict[str, float]]:
+        """CPU seconds so far of the web tier and of the workers (summed), over the processes alive now."""
+        web = [process.pid for process in self.web_processes()]
+        workers = self.worker_pids()
+
+        def read() -> dict[str, float]:
+            def total(pids: list[int]) -> float:
+                seconds = 0.0
+                for pid in pids:
+                    try:
+                        seconds += process_cpu_seconds(pid)
+                    except OSError:
+                        continue
+                return seconds
+
+            return {"web": total(web), "workers": total(workers)}
+
+        return read
+
     def processes(self) -> list[psutil.Process]:
         """Every process of the deployment: the server, its children (app.py's worker, gunicorn's
-        workers) and the worker started beside gunicorn."""
+        workers) and the workers started beside gunicorn."""
         found = []
-        for root in (self.proc, self.worker):
+        for root in (self.proc, *self.worker_procs):
             if root is None:
                 continue
             try:
@@ -231,8 +339,10 @@ class AppProcess:
         return total
 
     def sample_memory(self, interval: float = 0.1) -> None:
-        """Keep `peak_rss` up to date from a background thread until `stop_sampling()`."""
+        """Keep `peak_rss` (the sum) and `peak_rss_by_role` (each process) up to date from a
+        background thread until `stop_sampling()`."""
         self._sampling = True
+        roles = self.roles()
 
         def loop() -> None:
             while self._sampling:
@@ -240,6 +350,7 @@ class AppProcess:
                     self.peak_rss = max(self.peak_rss, self.rss())
                 except psutil.Error:
                     return
+                update_peaks(self.peak_rss_by_role, roles)
                 time.sleep(interval)
 
         threading.Thread(target=loop, daemon=True, name="rss-sampler").start()
@@ -255,14 +366,34 @@ class AppProcess:
         self._stop_profilers()
         if self.proc is not None:
             _stop_process(self.proc, signal.SIGQUIT if self.server == "gunicorn" else signal.SIGTERM)
-        if self.worker is not None:
-            _stop_process(self.worker, signal.SIGTERM)
+        for worker in self.worker_procs:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in self.worker_procs:
+            _stop_process(worker, signal.SIGTERM)
 
     def __enter__(self) -> "AppProcess":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def update_peaks(peaks: dict[str, int], roles: dict[str, int],
+                 read: Callable[[int], int] = lambda pid: psutil.Process(pid).memory_info().rss) -> dict[str, int]:
+    """Raise each role's peak resident memory (bytes) to what `read(pid)` gives now; a process that
+    is gone keeps its peak."""
+    for role, pid in roles.items():
+        try:
+            peaks[role] = max(peaks.get(role, 0), read(pid))
+        except (psutil.Error, OSError):
+            continue
+    return peaks
+
+
+def mib(peaks: dict[str, int]) -> dict[str, float]:
+    """Bytes per role as MiB, rounded to 0.1."""
+    return {role: round(value / 2**20, 1) for role, value in peaks.items()}
 
 
 def _stop_process(proc: subprocess.Popen, signum: int, timeout: float = 15.0) -> None:

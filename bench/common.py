@@ -46,12 +46,16 @@ class Run:
 
 
 def app_env(fakes: FakesProcess, database_url: str | None = None, **extra: Any) -> dict[str, str]:
-    """The production environment the README recommends, pointed at the fakes."""
+    """The production environment the README recommends, pointed at the fakes. On PostgreSQL every
+    process shares one SECRET_KEY (set here for every database) and, since the bench runs every
+    process on one machine, one media folder (LOCAL_MEDIA_SHARED=true instead of BUCKET_NAME)."""
     env = {"SECRET_KEY": "bench-secret-key-0123456789", "LOG_LEVEL": "INFO", "REPLY_MODE": "rest",
            "WORKER_THREADS": str(WORKER_THREADS), "AGNO_TELEMETRY": "false", "TWILIO_VALIDATE_SIGNATURE": "true"}
     env.update(fakes.app_env())
     if database_url:
         env["DATABASE_URL"] = database_url
+        if database_url.startswith("postgresql"):
+            env["LOCAL_MEDIA_SHARED"] = "true"
     env.update({key: str(value) for key, value in extra.items()})
     return env
 

@@ -3,7 +3,7 @@
 Every sender starts at once and sends its next message as soon as the previous webhook was
 answered (or Twilio's 15 s ran out). In `rest` a reply counts when it reaches the fake Twilio; in
 `twiml` when the TwiML answer came back within 15 s (later, Twilio has hung up and it is lost).
-Peak RSS of the serving process is sampled throughout. A sweep over thread counts backs the
+Peak RSS is sampled throughout, summed and per process (gunicorn's master, each web process, the worker). A sweep over thread counts backs the
 recommended settings.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import time
 from collections import defaultdict
 
-from ..appproc import GUNICORN_THREADS, GUNICORN_WORKERS, WORKER_THREADS, AppProcess
+from ..appproc import GUNICORN_THREADS, GUNICORN_WORKERS, WORKER_THREADS, AppProcess, mib
 from ..common import Run, app_env, pg_connections, postgres_database
 from ..load import TWILIO_TIMEOUT, Webhook, send_chains, sender_phone, webhook
 
@@ -69,6 +69,7 @@ def _measure(ctx: Run, url: str, mode: str, senders: int, per_sender: int, worke
             arrivals = [(h.sender, h.response.decode(errors="replace"), h.done)
                         for h in hooks if h.ok and h.latency <= TWILIO_TIMEOUT]
         peak = app.stop_sampling()
+        peaks = mib(app.peak_rss_by_role)
         counts = ctx.fakes.call("count")
         db_connections = pg_connections(url)
     figures = _order_and_loss(hooks, arrivals)
@@ -85,7 +86,7 @@ def _measure(ctx: Run, url: str, mode: str, senders: int, per_sender: int, worke
         "webhook_errors": sum(1 for h in hooks if not h.ok),
         "run_seconds": round(span, 2), "all_delivered": figures["lost"] == 0,
         "answered": answered, "msgs_per_s": round(answered / span, 2) if answered else 0.0,
-        "peak_rss_mib": round(peak / 2**20, 1), "model_calls": counts["model_calls"],
+        "peak_rss_mib": round(peak / 2**20, 1), "peak_rss_by_process_mib": peaks, "model_calls": counts["model_calls"],
         "model_connections": counts["model_connections"], "twilio_sends": counts["messages"],
         "twilio_connections": counts["twilio_connections"], "db_connections": db_connections, **figures,
     }

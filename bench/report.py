@@ -142,7 +142,21 @@ def _economy_rows(figures: dict) -> list[tuple]:
         ("Model economy", f"prompt flat from turn N (HISTORY_RUNS={runs})",
          "; ".join(f"{k} {'never' if v is None else v}" for k, v in flat.items()), f"flat once history > {runs}",
          _mark(all(v is not None for v in flat.values())) if enough else INFO),
-    ]
+    ] + _vision_rows(figures.get("vision"))
+
+
+def _vision_rows(vision: dict | None) -> list[tuple]:
+    """Photo turns with VISION=on beside VISION=off: model calls, image parts, prompt tokens."""
+    if not vision or "on" not in vision or "off" not in vision:
+        return []
+    cells = "; ".join(
+        f"{kind} on {vision['on'][kind]['model_calls']} call(s), {vision['on'][kind]['image_parts']} image(s), "
+        f"{vision['on'][kind]['prompt_tokens_median']:,} tok · off {vision['off'][kind]['model_calls']}, "
+        f"{vision['off'][kind]['image_parts']}, {vision['off'][kind]['prompt_tokens_median']:,} tok"
+        for kind in vision["on"])
+    alone = vision["on"].get("photo_alone", {}).get("model_calls", 99)
+    return [("Model economy", "photo turns, VISION=on vs off (calls, image parts, prompt tokens incl. 85 per "
+             "low-detail image)", cells, "photo alone ≤ 1 call", _mark(alone <= 1))]
 
 
 def summary_rows(results: dict) -> list[tuple]:

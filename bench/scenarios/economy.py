@@ -5,7 +5,9 @@ worker, agno, tools). The scripted model server records every request body; a tu
 those it received while that turn ran. Prompt size counts the characters of every message sent
 (system, history, the turn, tool calls and results); the tools' JSON schemas are reported apart
 because they are the same on every call. Tokens come from tiktoken when its encoding loads
-offline, else characters / 4.
+offline, else characters / 4; an image part counts as the 85 tokens OpenAI bills for `detail: low`
+(its base64 is not text the model reads). The main series runs with VISION=off so it stays
+comparable with earlier runs; photo turns are then measured with vision on and off, side by side.
 """
 from __future__ import annotations
 
@@ -26,6 +28,14 @@ TITLE = "Model economy"
 VOICE_NOTE = Path(__file__).resolve().parents[2] / "tests" / "data" / "voice_note.ogg"
 HISTORY_RUNS = 5
 TURN_COUNT = 22  # 0..10 as the issue asks, then on until tools whose output grows with the chat log level off
+IMAGE_TOKENS = 85  # one image part at detail low, whatever its size
+VISION_SEEN = "um gato dormindo no sofá"
+PHOTO_TURNS = {  # photo turns measured with VISION=on and off: (text, steps of the agent's rule)
+    "photo_alone": ("", []),
+    "photo_answer_sim": ("sim", []),
+    "photo_caption": ("legenda {i}: gato no sofá",
+                      [{"tool": "save_image", "args": {"description": "gato no sofá"}}, {"text": "Foto salva!"}]),
+}
 TURNS = {
     "chat": ("papo {i}: me dá uma dica para estudar melhor", None, []),
     "save_photo": ("guarde {i}: praia com a família", "image/jpeg",
@@ -58,10 +68,64 @@ def prompt_text(body: dict) -> str:
     parts = []
     for message in body.get("messages", []):
         content = message.get("content")
+        if isinstance(content, list):
+            parts += [part.get("text", "") for part in content if part.get("type") == "text"]
+            continue
         parts.append(content if isinstance(content, str) else json.dumps(content or "", ensure_ascii=False))
         if message.get("tool_calls"):
             parts.append(json.dumps(message["tool_calls"], ensure_ascii=False))
     return "".join(parts)
+
+
+def image_count(body: dict) -> int:
+    """How many image parts a chat request carries."""
+    return sum(1 for message in body.get("messages", []) if isinstance(message.get("content"), list)
+               for part in message["content"] if part.get("type") == "image_url")
+
+
+def _send_and_read(ctx: Run, app: AppProcess, db: Database, sender: str, text: str, media: list) -> list[dict]:
+    before = ctx.fakes.call("count")
+    hook = webhook(app.port, sender, text, media)
+    asyncio.run(send(app.port, hook))
+    wait_done(db, hook.sid, interval=0.01)
+    return ctx.fakes.call("model_requests", since=before["model_calls"])["requests"]
+
+
+def _photo_turns(ctx: Run, tokens: callable, vision: str, turns: int) -> dict:
+    """Photo turns on an app with VISION=`vision`: a lone photo, its 'sim', a captioned photo."""
+    data_dir = ctx.folder(f"economy-vision-{vision}")
+    url = sqlite_url(data_dir)
+    sender = sender_phone(7900 if vision == "on" else 7950)
+    seed_users(url, [sender])
+    env = app_env(ctx.fakes, url, BURST_WINDOW_SECONDS="0.2", HISTORY_RUNS=HISTORY_RUNS, VISION=vision)
+    rows: dict[str, list[dict]] = {kind: [] for kind in PHOTO_TURNS}
+    with AppProcess("app.py", env, data_dir) as app:
+        db = Database(url, pool_size=1)
+        for i in range(turns):
+            for kind, (text, _steps) in PHOTO_TURNS.items():
+                media = []
+                if kind != "photo_answer_sim":
+                    photo = base64.b64encode(make_jpeg(f"gato {i}", size=(1280, 960))).decode()
+                    media = [(ctx.fakes.call("add_media", data_b64=photo, content_type="image/jpeg")["url"],
+                              "image/jpeg")]
+                requests = _send_and_read(ctx, app, db, sender, text.format(i=i), media)
+                images = sum(image_count(r) for r in requests)
+                rows[kind].append({"model_calls": len(requests), "image_parts": images,
+                                   "prompt_tokens": sum(tokens(prompt_text(r)) for r in requests)
+                                   + IMAGE_TOKENS * images})
+        db.dispose()
+    return {kind: {"model_calls": max(r["model_calls"] for r in runs), "image_parts": max(r["image_parts"] for r in runs),
+                   "prompt_tokens_median": sorted(r["prompt_tokens"] for r in runs)[len(runs) // 2]}
+            for kind, runs in rows.items()}
+
+
+def vision_side_by_side(ctx: Run, tokens: callable, turns: int) -> dict:
+    """Model calls, image parts and prompt tokens of photo turns, VISION=on beside VISION=off."""
+    ctx.fakes.call("reset")
+    ctx.fakes.call("script", rules=[{"pattern": r"^Descreva as fotos", "steps": [{"text": VISION_SEEN}]}]
+                   + [{"pattern": re.escape(text.split(" {i}")[0]) + r" \d+:", "steps": steps}
+                      for text, steps in PHOTO_TURNS.values() if steps])
+    return {vision: _photo_turns(ctx, tokens, vision, turns) for vision in ("on", "off")}
 
 
 def _turn(ctx: Run, app: AppProcess, db: Database, kind: str, sender: str, i: int) -> tuple[list[dict], int, str]:
@@ -94,7 +158,7 @@ def run(ctx: Run) -> dict:
     url = sqlite_url(data_dir)
     senders = {kind: sender_phone(7000 + n) for n, kind in enumerate(TURNS)}
     seed_users(url, list(senders.values()))
-    env = app_env(ctx.fakes, url, BURST_WINDOW_SECONDS="0.2", HISTORY_RUNS=HISTORY_RUNS)
+    env = app_env(ctx.fakes, url, BURST_WINDOW_SECONDS="0.2", HISTORY_RUNS=HISTORY_RUNS, VISION="off")
     results, bar = {}, ctx.progress("economy turns", turns * len(TURNS))
     with AppProcess("app.py", env, data_dir, profile_to=ctx.profile_path("economy")) as app:
         db = Database(url, pool_size=1)
@@ -112,4 +176,5 @@ def run(ctx: Run) -> dict:
             results[kind] = {"turns": rows, "tool_schema_chars": len(schema), "tool_schema_tokens": tokens(schema)}
         db.dispose()
     bar.close()
-    return {"token_method": method, "history_runs": HISTORY_RUNS, "types": results}
+    vision = vision_side_by_side(ctx, tokens, 2 if ctx.quick else 5)
+    return {"token_method": method, "history_runs": HISTORY_RUNS, "types": results, "vision": vision}

@@ -3,7 +3,9 @@
 Rows are seeded in bulk with storage/seed.py's helper, growing one database step by step and
 running ANALYZE after each step (as autovacuum would). Owners: 1,000 ordinary users share 99% of
 the rows and one heavy user holds 1% (10,000 at 1M); queries of one to three words come from a
-fixed vocabulary, for random owners and, separately, for the heavy one.
+fixed vocabulary, for random owners and, separately, for the heavy one. Every row also carries a
+model description (what vision saw, from its own word stream so the users' descriptions stay those
+of earlier runs), indexed beside the user's words as in production.
 """
 from __future__ import annotations
 
@@ -31,10 +33,12 @@ def owner_of(index: int) -> str:
     return f"+55118{index:08d}"
 
 
-def _rows(vocab: Vocabulary, rng: random.Random, count: int, start: int) -> Iterator[NewDescription]:
+def _rows(vocab: Vocabulary, seen: Vocabulary, rng: random.Random, count: int,
+          start: int) -> Iterator[NewDescription]:
     for i in range(start, start + count):
         owner = HEAVY if i % 100 == 0 else owner_of(rng.randrange(OWNERS))
-        yield NewDescription(owner, vocab.description(), image_keys=(f"images/bench/{i}.jpg",))
+        yield NewDescription(owner, vocab.description(), image_keys=(f"images/bench/{i}.jpg",),
+                             model_description=seen.description())
 
 
 def _queries(db: Database, vocab: Vocabulary, rng: random.Random, count: int, heavy: bool) -> dict:
@@ -50,13 +54,13 @@ def _queries(db: Database, vocab: Vocabulary, rng: random.Random, count: int, he
 
 
 def _grow(ctx: Run, db: Database, label: str, sizes: tuple[int, ...], queries: int) -> list[dict]:
-    vocab, rng, results, have = Vocabulary(), random.Random(7), [], 0
+    vocab, seen, rng, results, have = Vocabulary(), Vocabulary(seed=22), random.Random(7), [], 0
     for size in sizes:
         bar = ctx.progress(f"seed {label} to {size:,}", size - have)
         started = time.monotonic()
         for chunk_start in range(have, size, 10_000):
             count = min(10_000, size - chunk_start)
-            bulk_insert_descriptions(db, _rows(vocab, rng, count, chunk_start))
+            bulk_insert_descriptions(db, _rows(vocab, seen, rng, count, chunk_start))
             bar.update(count)
         seed_seconds = time.monotonic() - started
         bar.close()
@@ -84,4 +88,4 @@ def run(ctx: Run) -> dict:
     lite.migrate()
     results += _grow(ctx, lite, "sqlite", lite_sizes, queries)
     lite.dispose()
-    return {"runs": results, "owners": OWNERS + 1, "heavy_owner_share": 0.01}
+    return {"runs": results, "owners": OWNERS + 1, "heavy_owner_share": 0.01, "model_descriptions": True}

@@ -65,6 +65,17 @@ def test_worker_failover_seconds_is_bounded(tmp_path, value):
         build_config({"DATA_DIR": str(tmp_path), "WORKER_FAILOVER_SECONDS": value})
 
 
+@pytest.mark.parametrize("value, expected", [(None, True), ("on", True), ("OFF", False), ("off", False)])
+def test_vision_is_on_unless_switched_off(tmp_path, value, expected):
+    env = {"DATA_DIR": str(tmp_path)} | ({"VISION": value} if value else {})
+    assert build_config(env).vision is expected
+
+
+def test_vision_takes_only_on_or_off(tmp_path):
+    with pytest.raises(ConfigError, match="VISION must be on or off"):
+        build_config({"DATA_DIR": str(tmp_path), "VISION": "yes"})
+
+
 @pytest.mark.parametrize("name, value", [
     ("PORT", "http"), ("HISTORY_RUNS", "-1"), ("SEARCH_LIMIT", "0"), ("REPLY_MODE", "sms"),
     ("TWILIO_VALIDATE_SIGNATURE", "maybe"), ("OPENAI_BASE_URL", "localhost:8000"),

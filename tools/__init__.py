@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 # Order matters for command mode: the first matching command that answers wins, and the images
 # module ends with a catch-all (a photo's caption, or the description of a waiting photo).
-TOOL_MODULES = ("tools.accounts", "tools.todos", "tools.history", "tools.privacy", "tools.audio",
-                "tools.images")
+TOOL_MODULES = ("tools.optout", "tools.reminders", "tools.accounts", "tools.todos", "tools.history",
+                "tools.privacy", "tools.audio", "tools.images")
 
 CommandHandler = Callable[[Any, re.Match], "str | None"]
 

@@ -18,6 +18,7 @@ from agno.tools.function import Function
 
 from tools import all_tools
 from tools.images import latest_burst
+from tools.reminders import with_held_reminders
 
 from .commands import NOT_CONFIGURED, UNAVAILABLE, answer_without_model
 from .context import TurnContext, find_turn_context
@@ -74,15 +75,13 @@ class Assistant:
             Function.from_callable(tool)
 
     def respond(self, turn: Turn) -> Reply:
-        """Answer one turn: a pending server-side flow first, then the screens (a password typed unasked),
-        else the model, else command mode."""
+        """Answer one turn: a pending server-side flow first, then the screens (a password typed unasked,
+        PARAR/VOLTAR), else the model, else command mode; reminders held for this message go with it."""
         ctx = TurnContext(self.services, turn)
         reply = handle_pending_flow(ctx) or screen_turn(ctx)
-        if reply is not None:
-            return reply
-        if self.services.openai is None:
-            return answer_without_model(ctx, NOT_CONFIGURED)
-        return self._run_model(ctx)
+        if reply is None:
+            reply = answer_without_model(ctx, NOT_CONFIGURED) if self.services.openai is None else self._run_model(ctx)
+        return with_held_reminders(ctx, reply)
 
     def model_input(self, ctx: TurnContext, shown: int = 0) -> str:
         """The text the model reads for a turn: masked text, voice marker, attached (`shown` of them

@@ -41,6 +41,7 @@ class Reply:
     inbound_for_log: str | None = None
     secret: bool = False
     after_send: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    held_reminders: list = field(default_factory=list, repr=False)  # delivered with this reply (tools/reminders.py)
 
     def run_after_send(self) -> None:
         """Run the work left for after the send, once; never raises (each piece logs its own failure)."""

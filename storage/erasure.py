@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from . import images, ledger, search, todos, users
+from . import deliveries, images, ledger, reminders, search, todos, users
 from .conversation import clear_flow
 from .db import Database, checkpoint_wal
 from .models import ImageDescription, MediaObject
@@ -38,7 +38,8 @@ def delete_owner_media(db: Database, owner: str) -> list[str]:
 
 
 def erase_phone(db: Database, phone: str) -> Erased:
-    """Remove the phone's account, logins, images, voice notes and lists; blank its ledger bodies."""
+    """Remove the phone's account, logins, images, voice notes, lists, reminders, delivery receipts and
+    preferences; blank its ledger bodies."""
     thumbnails = images.owner_thumbnails(db, phone)
     with db.session() as session:
         described = session.scalar(select(ImageDescription.id).where(ImageDescription.from_number == phone)
@@ -46,6 +47,8 @@ def erase_phone(db: Database, phone: str) -> Erased:
     keys = images.delete_owner_images(db, phone) + delete_owner_media(db, phone)
     if described:
         search.forget_deleted_terms(db)
+    reminders.delete_of(db, phone)
+    deliveries.delete_phone(db, phone)
     lists = todos.delete_lists_of(db, phone)
     accounts = users.delete_user(db, phone)
     ledger.delete_sender_bodies(db, phone)

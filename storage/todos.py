@@ -148,6 +148,12 @@ def set_items_done(db: Database, owner: str, list_number: int | None, positions:
     return get_list(db, owner, target.number), sorted(wanted - found)
 
 
+def item_id(db: Database, list_id: int, position: int) -> int | None:
+    """The row id of one item of a list (a reminder points at it)."""
+    with db.session() as session:
+        return session.scalar(select(TodoItem.id).where(TodoItem.list_id == list_id, TodoItem.position == position))
+
+
 def count_lists(db: Database, owner: str | None = None) -> int:
     """How many lists are stored (of one owner, or all)."""
     with db.session() as session:

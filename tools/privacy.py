@@ -18,7 +18,7 @@ from agent.flows import register_flow
 from agent.memory import clear_session, session_messages
 from agent.turn import Reply
 from common.clock import utcnow
-from storage import images, todos, users
+from storage import deliveries, images, reminders, todos, users
 from storage.conversation import Flow, clear_flow, set_flow
 from storage.erasure import erase_from_disk, erase_phone
 from storage.media import MediaStore
@@ -102,6 +102,12 @@ def collect_data(ctx: TurnContext) -> dict:
                    **({"transcript": f.transcript} if f.kind == images.AUDIO
                       else {"model_description": f.model_description})}
                   for f in images.media_of(db, phone)],
+        "reminders": [{"number": r.number, "text": r.text, "due_at": r.due_at.isoformat(), "repeat": r.repeat,
+                       "time_zone": r.time_zone, "status": r.status} for r in reminders.all_of(db, phone)],
+        "deliveries": [{"message_sid": d.message_sid, "kind": d.kind, "status": d.status, "error_code": d.error_code,
+                        "sent_at": d.created_at.isoformat()} for d in deliveries.deliveries_of(db, phone)],
+        "proactive_messages": (lambda p: {"opted_out": p.opted_out, "blocked": p.blocked,
+                                          "time_zone": p.time_zone})(deliveries.prefs_of(db, phone)),
         "messages": _all_messages(ctx.services.chatlog, phone),
         "assistant_memory": [{"at": m.created_at.isoformat() if m.created_at else None, "role": m.role,
                               "text": m.content} for m in session_messages(ctx.services.session_db, phone)],

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from common.clock import utcnow
-from storage import deliveries, ledger, reports, sealing, turn_jobs
+from storage import deliveries, ledger, reminders, reports, sealing, turn_jobs
 from storage.images import count_images, list_descriptions
 
 from . import params
@@ -89,6 +89,7 @@ def build_report(services: "Services", args: Mapping[str, str], spool: "InboundS
         "messages_per_day": [{"day": day, "count": count} for day, count in sorted(per_day.items())],
         "ledger": _ledger(services, spool),
         "deliveries": delivery_figures(services),
+        "reminders": reminders.counts(services.db),
     }
 
 

@@ -5,7 +5,8 @@ any number of `python -m worker` processes on any number of machines fetch them 
 wakes them). Workers beat a heartbeat every fifth of WORKER_FAILOVER_SECONDS; a job whose worker
 has been silent longer is retried by the `retry_stalled_turns` chore on a live worker, and the
 rows it left are answered (or, if they were mid-send, failed) by sender_turns.SenderTurns. The
-chores are periodic jobs, deferred by every worker but run once per tick cluster-wide.
+chores are periodic jobs, deferred by every worker but run once per tick cluster-wide; among
+them `fire_reminders` sends the reminders due.
 
 `app` is also what procrastinate's own CLI loads for inspection:
 `procrastinate --app=worker.engine.app shell` (list_jobs, list_locks, retry, cancel).
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHORE_PRIORITY = 100  # fetched before any waiting turn: a failover must not queue behind the backlog
 ORPHAN_IDLE = timedelta(seconds=10)
+REMINDER_SECONDS = 5  # the reminder chore's period; each run sends at most this many seconds' worth
 RESTART_PAUSE = 2.0  # between the engine losing the database and its next start  # rows waiting this long with no job get one (sweep_orphans)
 
 
@@ -108,6 +110,16 @@ def sweep_orphan_rows(timestamp: int) -> int:
     if senders:
         log.warning("the sweep gave a job to %d sender(s) whose waiting messages had none", len(senders))
     return len(senders)
+
+
+@app.periodic(cron=f"* * * * * */{REMINDER_SECONDS}", periodic_id="reminders", lock="reminders",
+              queueing_lock="reminders")
+@app.task(name="fire_reminders", queue=CHORES_QUEUE, priority=CHORE_PRIORITY)
+def fire_reminders(timestamp: int) -> int:
+    """Send the reminders due (worker/reminders.py), at most TWILIO_SEND_RATE per second: the job's
+    lock runs one at a time cluster-wide, so the rate holds for the whole deployment."""
+    runtime = _runtime()
+    return runtime.fire_reminders(budget=int(runtime.services.config.twilio_send_rate * REMINDER_SECONDS))
 
 
 @app.periodic(cron="*/10 * * * *", periodic_id="exports")

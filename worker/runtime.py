@@ -97,10 +97,23 @@ class AssistantRuntime:
 
     def keep_up(self) -> None:
         """The runtime's chores between turns, every SPOOL_CHECK_SECONDS: the spool, the journal, the
-        sent parts' receipts."""
+        sent parts' receipts, and (without the engine) the reminders due."""
         self.drain_spool()
         self.pay_owed()
         self.processor.receipts.flush()
+        if not self.engine_jobs:  # on PostgreSQL's engine the fire_reminders job does it, once cluster-wide
+            self.fire_reminders()
+
+    def fire_reminders(self, budget: int | None = None) -> int:
+        """Send the reminders due now, at most `budget` (one second's worth of TWILIO_SEND_RATE by
+        default); returns how many were handled. Never raises."""
+        from .reminders import fire_due
+
+        try:
+            return fire_due(self.services, budget=budget).total
+        except Exception:
+            log.warning("could not fire the due reminders; trying again in a moment", exc_info=True)
+            return 0
 
     def start_chores(self) -> None:
         """Only the chores (the spool, the journal), on a thread: the web process of the PostgreSQL

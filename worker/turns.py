@@ -10,7 +10,7 @@ from channels.twilio_outbound import SendFailed
 from common.clock import utcnow
 from common.cpf import mask_cpfs_in_text
 from common.errors import short_reason
-from storage import images, ledger
+from storage import images, ledger, reminders
 from storage.deliveries import ReceiptBuffer, SentPart
 from storage.chatlog import LoggedMessage
 from storage.sealing import UNREADABLE_REASON, is_unreadable
@@ -87,6 +87,9 @@ class TurnProcessor:
             log.error("reply to %s not delivered: %s", entries[0].sender[-4:], exc)
             failure = f"reply not delivered: {exc}"
         logged = self._write_chat_log(lines)
+        if reply.held_reminders and failure is None:
+            self._record(lambda: reminders.delivered_with_reply(self.services.db, reply.held_reminders, utcnow()),
+                         "mark the held reminders sent")
         if failure is not None:
             marked = self._record(lambda: ledger.mark_failed(self.services.db, ids, failure), "mark the ledger failed")
         else:

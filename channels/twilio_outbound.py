@@ -251,7 +251,7 @@ class TwilioSender:
             try:
                 delivered.append((self._create(to=whatsapp_address(phone), body=chunk), chunk))
             except SendFailed as exc:
-                raise SendFailed(str(exc), delivered) from exc.__cause__
+                raise SendFailed(str(exc), delivered, exc.code) from exc.__cause__
         return [sid for sid, _chunk in delivered]
 
     def send_image(self, phone: str, url: str, caption: str = "") -> str:

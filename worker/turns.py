@@ -122,6 +122,9 @@ class TurnProcessor:
         ids = [e.id for e in entries]
         lines = self.inbound_lines(entries, reply) + self.outbound_lines(entries[0].sender, reply)
         logged = self._record(lambda: self.services.chatlog.append_many(lines), "write the chat log", pauses=())
+        if reply.held_reminders:
+            self._record(lambda: reminders.delivered_with_reply(self.services.db, reply.held_reminders, utcnow()),
+                         "mark the held reminders sent", pauses=())
         marked = self._record(lambda: ledger.mark_done(self.services.db, ids, INLINE_NOTE), "mark the ledger done",
                               pauses=())
         if not (logged and marked):

@@ -189,3 +189,24 @@ def test_export_has_reminders_and_receipts_and_erasure_removes_them(assistant, t
     db = live.services.db
     assert reminders.all_of(db, ANA) == [] and deliveries.prefs_of(db, ANA) == deliveries.Prefs()
     assert all(d.created_at >= erased_at for d in deliveries.deliveries_of(db, ANA))  # only the goodbye's
+
+
+def test_twilio_refusals_hold_or_stop_reminders(assistant, twilio_server):
+    live = assistant(PUBLIC_BASE_URL="https://assistente.example.org")
+    chat = Conversation(live, twilio_server, ANA)
+    chat.say("me lembre amanhã às 9h de ligar para o banco")
+    first = reminders.live_of(live.services.db, ANA)[0]
+    _age_last_message(live.services.db, 1, at=first.due_at)
+    assert fire_due(live.services, now=first.due_at, pacer=Pacer(1000)).sent == 1
+    sent = _to_ana(twilio_server)[-1]
+    assert sent.status_callback.endswith("/twilio/status")
+    # Twilio then reports 63016 (outside the window): the reminder waits for Ana's next message
+    assert twilio_server.report_status(sent, "failed", 63016, post_to=f"{live.url}/twilio/status") == 200
+    assert reminders.all_of(live.services.db, ANA)[0].status == "held"
+    assert "ligar para o banco" in chat.say("ajuda")
+    chat.say("me lembre amanhã às 10h de pagar o boleto")
+    second = reminders.live_of(live.services.db, ANA)[0]
+    _age_last_message(live.services.db, 1, at=second.due_at)
+    twilio_server.fail_next(1, status=400, code=21610, message="Attempt to send to unsubscribed recipient")
+    assert fire_due(live.services, now=second.due_at, pacer=Pacer(1000)).skipped == 1
+    assert deliveries.prefs_of(live.services.db, ANA).blocked

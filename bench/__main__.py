@@ -23,7 +23,7 @@ from .fakes import FakesProcess
 from .report import markdown_table
 from .stats import cpu_probe, cpu_ticks, steal_share
 
-SCENARIOS = ("ack", "capacity", "overhead", "search", "economy")
+SCENARIOS = ("ack", "capacity", "overhead", "search", "economy", "scaleout")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 

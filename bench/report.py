@@ -66,6 +66,68 @@ def _capacity_rows(figures: dict) -> list[tuple]:
     rows.append(("Memory", "peak RSS, summed over the app's processes (web and worker), during the capacity runs",
                  f"rest {_num(rest['peak_rss_mib'])} MiB · twiml {_num(twiml['peak_rss_mib'])} MiB", "(reported)",
                  INFO))
+    peaks = rest.get("peak_rss_by_process_mib")
+    if peaks:
+        worker = max((v for k, v in peaks.items() if k.startswith("worker")), default=None)
+        rows.append(("Memory, per process", f"peak RSS of each process, capacity rest run "
+                     f"(WORKER_THREADS={rest['worker_threads']})", rss_cells(peaks), "worker < 250 MiB",
+                     _mark(worker < 250) if worker is not None else INFO))
+    return rows
+
+
+def rss_cells(peaks: dict[str, float]) -> str:
+    """`web-1 155.9 · worker-1 206.1 MiB`: peak RSS by process."""
+    return " · ".join(f"{role} {_num(value)}" for role, value in peaks.items()) + " MiB"
+
+
+def _tiers(per_turn: dict) -> str:
+    names = (("web", "web"), ("workers", "workers"), ("postgres", "PostgreSQL"), ("load", "load generator"),
+             ("fakes", "fakes"))
+    return " · ".join(f"{label} {_num(per_turn[key], 2)}" for key, label in names if key in per_turn) + " ms"
+
+
+def _scaleout_rows(figures: dict) -> list[tuple]:
+    medians = figures.get("median")
+    if not medians:
+        return []
+    rounds, spread = figures["rounds"], figures["turns_per_s_by_round"]
+    rows = []
+    for label, run in medians.items():
+        if run["database"] == "sqlite":
+            where = "Scale-out, app.py (sqlite), 1 worker process (today's single process)"
+            server = "python app.py + its worker"
+        else:
+            count = run["workers"]
+            where = f"Scale-out, gunicorn (postgresql), {count} worker process{'es' if count > 1 else ''}"
+            server = f"gunicorn -w 2 --threads 8 + {count} × python -m worker"
+        others = f"; others on the host {_num(run['other_cores'], 2)} cores" if run.get("other_cores") else ""
+        rows.append((where, f"{run['senders']} senders × {run['messages'] // run['senders']}, model 0 s, {server}, "
+                     f"WORKER_THREADS={run['worker_threads']}, median of {rounds} round(s)",
+                     f"{_num(run['turns_per_s'])} turns/s (rounds {' / '.join(_num(v) for v in spread[label])}); "
+                     f"{run['out_of_order']} out of order; {run['lost']} lost; CPU per turn {_tiers(run['cpu_ms_per_turn'])}; "
+                     f"{_num(run['cpu_cores_used'], 2)} cores used{others}; peak RSS {rss_cells(run['peak_rss_by_process_mib'])}",
+                     "0 lost, 0 out of order", _mark(run["lost"] == 0 and run["out_of_order"] == 0)))
+    two = figures.get("ratio_2_to_1")
+    by_round = ", ".join(_num(v, 2) for v in figures.get("ratio_2_to_1_by_round", []))
+    rows.append(("Scale-out, 2 ÷ 1 worker processes", "turns/s, median runs (per round)",
+                 f"{_num(two, 2)}× ({by_round}); 4 ÷ 1: {_num(figures.get('ratio_4_to_1'), 2)}×", "≥ 1.4×",
+                 _mark(two is not None and not math.isnan(two) and two >= 1.4)))
+    widest = max((r for r in medians.values() if r["database"] == "postgresql"), key=lambda r: r["workers"], default=None)
+    if widest:
+        cost = widest["cpu_ms_per_turn"]
+        app_ms = sum(cost.get(k, 0.0) for k in ("web", "workers", "postgres"))
+        rows.append(("Scale-out, projection", f"turns/s ≈ N cores ÷ (web + workers + PostgreSQL CPU per turn = "
+                     f"{_num(app_ms, 1)} ms, the {widest['workers']}-worker run), with at least N × "
+                     f"{_num(cost['workers'] / app_ms, 2)} worker processes (one runs at most 1 core)",
+                     "; ".join(f"{n} cores {_num(v)}" for n, v in widest["projected_turns_per_s"].items()),
+                     "(reported)", INFO))
+    previous = figures.get("previous_postgresql")
+    if previous:
+        rows.append(("Scale-out, before the engine (reference)", f"bench/results.json of {previous['commit']}: own CPU per "
+                     "turn of web + the one worker, PostgreSQL not counted (overhead scenario)",
+                     f"chat {_num(previous['chat_cpu_ms'], 2)} ms, one-tool {_num(previous['one_tool_cpu_ms'], 2)} ms: "
+                     f"at most {_num(1000 / previous['chat_cpu_ms'])} turns/s for its one worker process",
+                     "(reported)", INFO))
     return rows
 
 
@@ -164,7 +226,7 @@ def summary_rows(results: dict) -> list[tuple]:
     scenarios = results.get("scenarios", {})
     rows: list[tuple] = []
     for name, builder in (("ack", _ack_rows), ("capacity", _capacity_rows), ("overhead", _overhead_rows),
-                          ("search", _search_rows), ("economy", _economy_rows)):
+                          ("search", _search_rows), ("economy", _economy_rows), ("scaleout", _scaleout_rows)):
         figures = scenarios.get(name)
         if figures is None:
             continue

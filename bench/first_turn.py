@@ -5,17 +5,20 @@ process against the fake model server (tests/fakes, in threads of its own) and r
 CPU of the calling thread per turn: each sender's first turn in a new `Services` (a fresh run cache,
 as after a start), then three later turns each. `bounded` is the shipped read (the newest
 HISTORY_RUNS runs); `whole` is the same storage reading every run, as before. SESSION_MAX_RUNS is 0
-(every run kept, so no trim) unless `--max-runs` says otherwise.
+(every run kept, so no trim) unless `--max-runs` says otherwise. `--write` also keeps the lines in
+bench/results.json (scenario `first_turn`), for the README's table (`python -m bench.report`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 import uuid
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from agno.db.utils import build_single_run_row
@@ -31,6 +34,7 @@ from tests.fixtures.app import app_environment
 from .common import postgres_database
 
 LATER = 3
+RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def _cpu_ms(assistant: Assistant, phone: str, text: str) -> float:
@@ -90,8 +94,11 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=7)
     parser.add_argument("--max-runs", type=int, default=0, help="SESSION_MAX_RUNS (0: every run kept)")
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--write", type=Path, nargs="?", const=RESULTS, metavar="JSON",
+                        help=f"also keep the results in this bench results file (default {RESULTS.name})")
     args = parser.parse_args()
     model = ScriptedOpenAI().start()
+    lines = []
     try:
         for store in args.stores:
             for history in args.history:
@@ -101,10 +108,22 @@ def main() -> None:
                     else:
                         with postgres_database("bench_first_turn") as url:
                             result = measure(model, url, Path(scratch), history, args.senders, args.max_runs)
-                print(json.dumps({"store": store, "history": history, "session_max_runs": args.max_runs,
-                                  **result}), flush=True)
+                lines.append({"store": store, "history": history, "session_max_runs": args.max_runs, **result})
+                print(json.dumps(lines[-1]), flush=True)
     finally:
         model.stop()
+    if args.write:
+        keep(args.write, {"runs": lines, "senders": args.senders, "later_turns_each": LATER,
+                          "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def keep(path: Path, figures: dict) -> None:
+    """Put `figures` in the results file at `path` as the scenario `first_turn`, other scenarios kept."""
+    results = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
+    results.setdefault("scenarios", {})["first_turn"] = figures
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    draft.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    draft.replace(path)
 
 
 if __name__ == "__main__":

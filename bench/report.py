@@ -86,6 +86,20 @@ def _tiers(per_turn: dict) -> str:
     return " · ".join(f"{label} {_num(per_turn[key], 2)}" for key, label in names if key in per_turn) + " ms"
 
 
+def _first_turn_rows(figures: dict) -> list[tuple]:
+    """bench.first_turn: a sender's first turn (a fresh run cache) against the turns after it."""
+    rows = []
+    for run in figures.get("runs", []):
+        bounded, whole = run["bounded"], run["whole"]
+        rows.append((f"First turn, {run['store']} sessions, {run['history']:,} runs stored",
+                     f"median CPU of the turn's thread, {figures['senders']} senders, "
+                     f"{figures['later_turns_each']} later turns each (python -m bench.first_turn)",
+                     f"first {_num(bounded['first_ms'], 2)} · later {_num(bounded['later_ms'], 2)} ms: "
+                     f"{_num(bounded['ratio'], 2)}× (reading every run, as before: {_num(whole['ratio'], 2)}×)",
+                     "< 2×", _mark(bounded["ratio"] < 2)))
+    return rows
+
+
 def _scaleout_rows(figures: dict) -> list[tuple]:
     medians = figures.get("median")
     if not medians:
@@ -226,7 +240,8 @@ def summary_rows(results: dict) -> list[tuple]:
     scenarios = results.get("scenarios", {})
     rows: list[tuple] = []
     for name, builder in (("ack", _ack_rows), ("capacity", _capacity_rows), ("overhead", _overhead_rows),
-                          ("search", _search_rows), ("economy", _economy_rows), ("scaleout", _scaleout_rows)):
+                          ("search", _search_rows), ("economy", _economy_rows), ("scaleout", _scaleout_rows),
+                          ("first_turn", _first_turn_rows)):
         figures = scenarios.get(name)
         if figures is None:
             continue

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHORE_PRIORITY = 100  # fetched before any waiting turn: a failover must not queue behind the backlog
-ORPHAN_IDLE = timedelta(seconds=10)
+ORPHAN_IDLE = timedelta(seconds=10)  # rows waiting this long with no job get one (sweep_orphan_rows)
 REMINDER_SECONDS = 5  # the reminder chore's period; each run sends at most this many seconds' worth
-RESTART_PAUSE = 2.0  # between the engine losing the database and its next start  # rows waiting this long with no job get one (sweep_orphans)
+RESTART_PAUSE = 2.0  # between the engine losing the database and its next start
 
 
 def libpq_url(database_url: str) -> str:

@@ -116,7 +116,7 @@ def _scaleout_rows(figures: dict) -> list[tuple]:
             server = f"gunicorn -w 2 --threads 8 + {count} × python -m worker"
         others = f"; others on the host {_num(run['other_cores'], 2)} cores" if run.get("other_cores") else ""
         rows.append((where, f"{run['senders']} senders × {run['messages'] // run['senders']}, model 0 s, {server}, "
-                     f"WORKER_THREADS={run['worker_threads']}, median of {rounds} round(s)",
+                     f"WORKER_THREADS={run['worker_threads']}, WORKER_NICE={run.get('worker_nice')}, median of {rounds} round(s)",
                      f"{_num(run['turns_per_s'])} turns/s (rounds {' / '.join(_num(v) for v in spread[label])}); "
                      f"{run['out_of_order']} out of order; {run['lost']} lost; CPU per turn {_tiers(run['cpu_ms_per_turn'])}; "
                      f"{_num(run['cpu_cores_used'], 2)} cores used{others}; peak RSS {rss_cells(run['peak_rss_by_process_mib'])}",

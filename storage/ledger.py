@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection, Iterable
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import as_utc, utcnow
@@ -19,6 +19,7 @@ from common.clock import as_utc, utcnow
 from . import turn_jobs
 from .db import Database
 from .models import InboundMessage
+from .sealing import UNREADABLE_REASON
 
 REDACTED = "[senha]"
 SENDING = "sending"
@@ -227,27 +228,23 @@ class Backlog:
 
     counts: dict[str, int]
     oldest_queued_at: datetime | None
+    unreadable: int = 0  # failed because no key opens their body (sealing.UNREADABLE_REASON)
 
     def oldest_queued_seconds(self, now: datetime) -> float | None:
         """How long the oldest queued message has waited (None when nothing waits)."""
         return None if self.oldest_queued_at is None else max((now - self.oldest_queued_at).total_seconds(), 0.0)
 
 
-def count_failed_with(db: Database, reason: str) -> int:
-    """How many rows failed with exactly this reason (e.g. sealing.UNREADABLE_REASON)."""
-    with db.statement() as conn:
-        return conn.execute(select(func.count()).where(_LEDGER.c.status == "failed", _LEDGER.c.error == reason)
-                            ).scalar() or 0
-
-
 def backlog(db: Database) -> Backlog:
     """Rows per status and the oldest queued arrival: the web cannot see the worker process, but a
     queue that only grows, or a message waiting for minutes, says it is down or behind."""
+    unreadable = func.sum(case((_LEDGER.c.error == UNREADABLE_REASON, 1), else_=0))
     with db.statement() as conn:
-        rows = conn.execute(select(_LEDGER.c.status, func.count(), func.min(_LEDGER.c.received_at))
+        rows = conn.execute(select(_LEDGER.c.status, func.count(), func.min(_LEDGER.c.received_at), unreadable)
                             .group_by(_LEDGER.c.status)).all()
-    oldest = next((first for status, _, first in rows if status == "queued"), None)
-    return Backlog({status: count for status, count, _ in rows}, as_utc(oldest) if oldest is not None else None)
+    oldest = next((first for status, _, first, _ in rows if status == "queued"), None)
+    return Backlog({status: count for status, count, _, _ in rows}, as_utc(oldest) if oldest is not None else None,
+                   sum(int(found or 0) for status, _, _, found in rows if status == "failed"))
 
 
 def delete_sender_bodies(db: Database, sender: str) -> int:

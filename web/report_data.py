@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from common.clock import utcnow
-from storage import deliveries, ledger, reminders, reports, sealing, turn_jobs
+from storage import deliveries, ledger, reminders, reports, turn_jobs
 from storage.images import count_images, list_descriptions
 
 from . import params
@@ -101,9 +101,10 @@ ERROR_MEANINGS = {21610: "o usuário bloqueou o número ou pediu para sair", 630
 
 def delivery_figures(services: "Services") -> dict[str, Any]:
     """Sent parts by their latest receipt status, and the failed ones by Twilio's error code."""
-    return {"by_status": deliveries.counts_by_status(services.db),
+    summary = deliveries.receipt_summary(services.db)
+    return {"by_status": summary.by_status,
             "failures": [{"error_code": code, "count": count, "meaning": ERROR_MEANINGS.get(code or 0, "")}
-                         for code, count in deliveries.failures_by_code(services.db)]}
+                         for code, count in summary.failures_by_code]}
 
 
 def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any]:
@@ -116,7 +117,7 @@ def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any
     return {"queued": state.counts.get("queued", 0), "processing": state.counts.get("processing", 0),
             "sending": state.counts.get(ledger.SENDING, 0),
             "failed": state.counts.get("failed", 0), "done": state.counts.get("done", 0),
-            **turn_figures(services),
+            "unreadable": state.unreadable, **engine_figures(services),
             "oldest_queued_seconds": round(waited, 1) if waited is not None else None,
             "stalled": waited is not None and waited > STALLED_AFTER_SECONDS,
             "spooled": spooled, "spool_set_aside": set_aside,
@@ -124,10 +125,15 @@ def _ledger(services: "Services", spool: "InboundSpool | None") -> dict[str, Any
 
 
 def turn_figures(services: "Services") -> dict[str, Any]:
-    """What operators watch of the turns beyond the ledger's statuses: messages failed because no key
-    opens them (another SECRET_KEY), and with the PostgreSQL engine its jobs by status per queue
-    (`turns`: waiting, running, failed; `chores`), from procrastinate's own table."""
-    figures: dict[str, Any] = {"unreadable": ledger.count_failed_with(services.db, sealing.UNREADABLE_REASON)}
+    """What operators watch of the turns beyond the ledger's statuses (for /readyz): messages failed
+    because no key opens them (another SECRET_KEY), and the PostgreSQL engine's jobs."""
+    return {"unreadable": ledger.backlog(services.db).unreadable, **engine_figures(services)}
+
+
+def engine_figures(services: "Services") -> dict[str, Any]:
+    """With the PostgreSQL engine, its jobs by status per queue (`turns`: waiting, running, failed;
+    `chores`), from procrastinate's own table; nothing otherwise."""
+    figures: dict[str, Any] = {}
     if services.config.turn_engine == "procrastinate":
         counts = turn_jobs.job_counts(services.db)
         figures["engine"] = {"todo": counts.total("todo"), "doing": counts.total("doing"),

@@ -103,7 +103,7 @@ def test_outside_the_window_a_template_goes_out_with_its_variables(assistant, tw
 def test_without_a_template_it_is_held_and_delivered_with_the_next_message(assistant, twilio_server):
     live = assistant()
     chat = Conversation(live, twilio_server, ANA)
-    answer = chat.say("me lembre sexta à tarde de pagar o aluguel")
+    answer = chat.say("me lembre dia 20/03 às 15h de pagar o aluguel")  # a day more than 24 h away
     assert "chega junto com a sua próxima mensagem" in answer  # told when setting it
     reminder = reminders.live_of(live.services.db, ANA)[0]
     _age_last_message(live.services.db, 30)
@@ -129,6 +129,7 @@ def test_an_opted_out_user_gets_nothing_proactive_until_voltar(assistant, twilio
     assert "voltei a enviar" in chat.say("VOLTAR")
     chat.say("me lembre amanhã às 11h de regar as plantas de novo")
     again = reminders.live_of(live.services.db, ANA)[0]
+    _age_last_message(live.services.db, 1, at=again.due_at)  # inside the 24-hour window whatever the hour now
     assert fire_due(live.services, now=again.due_at, pacer=Pacer(1000)).sent == 1
     for word in ("STOP", "sair"):
         assert "não vou mais enviar" in chat.say(word) or "já tinha pedido" in chat.transcript[-1][1]

@@ -64,4 +64,5 @@ def test_report_pages_over_100k_images(make_live_app, database_env):
             assert len(images["items"]) == 100 and images["items"][-1]["description"].endswith(f" {IMAGES - 1}")
     print(f"\n{live.services.db.dialect}: " + ", ".join(f"{k} {v * 1000:.0f} ms ({counts[k]} queries)"
                                                      for k, v in timings.items()))
-    assert counts["first page"] == counts["small page"] == counts["deepest page"] <= 12
+    # 14: the 12 of before, plus one grouped read each for delivery receipts and reminders (issue 23).
+    assert counts["first page"] == counts["small page"] == counts["deepest page"] <= 14

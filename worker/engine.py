@@ -38,6 +38,9 @@ CHORE_PRIORITY = 100  # fetched before any waiting turn: a failover must not que
 ORPHAN_IDLE = timedelta(seconds=10)  # rows waiting this long with no job get one (sweep_orphan_rows)
 REMINDER_SECONDS = 5  # the reminder chore's period; each run sends at most this many seconds' worth
 RESTART_PAUSE = 2.0  # between the engine losing the database and its next start
+# LISTEN/NOTIFY wakes a worker when a job is deferred, not when a sender's lock is released: a job
+# deferred while its sender's previous one ran is fetched at the next poll (procrastinate's default: 5 s).
+FETCH_POLL_SECONDS = 1.0
 
 
 def libpq_url(database_url: str) -> str:
@@ -167,6 +170,7 @@ def run_worker(runtime: "AssistantRuntime", parent_gone: Callable[[], bool] = la
                 while not runtime.stopping:
                     current.append(Worker(app, queues=[TURN_QUEUE, CHORES_QUEUE], concurrency=config.worker_threads,
                                           delete_jobs="successful", install_signal_handlers=False,
+                                          fetch_job_polling_interval=FETCH_POLL_SECONDS,
                                           update_heartbeat_interval=config.worker_failover_seconds / 5,
                                           stalled_worker_timeout=config.worker_failover_seconds))
                     try:

@@ -26,6 +26,9 @@ from .gate import CpuGate
 
 log = logging.getLogger(__name__)
 BURST_POLL = 0.5  # how often a photo's quiet window looks for the sender's next photo
+# A sender with a backlog holds one of a worker's slots for at most this many turns in a row; the
+# engine's chores never wait behind it (they are fetched first, CHORE_PRIORITY in worker/engine.py).
+MAX_TURNS_PER_JOB = 10
 
 
 class SenderTurns:
@@ -37,21 +40,26 @@ class SenderTurns:
         self.burst_window, self.stopping = burst_window, stopping
 
     def answer(self, sender: str) -> int:
-        """Answer the sender's oldest waiting turn; returns how many ran (0 or 1). One turn per job
-        keeps senders fair (a sender with a backlog queues behind the others between turns) and the
-        engine's chores close behind: when more of the sender's rows wait, their next job is
-        deferred here, for any worker. Rows that arrive meanwhile came with a job of their own."""
-        rows = self._waiting(sender)
-        if not rows:
-            return 0
-        if self.stopping():  # SIGTERM: leave the sender to another worker
-            turn_jobs.defer_turn(self.db, sender)
-            return 0
-        batch = self._batch(sender, rows)
-        self.runner.run(batch)
-        if len(rows) > len(batch):
-            turn_jobs.defer_turn(self.db, sender)
-        return 1
+        """Answer the sender's waiting turns in order, the ones that arrive meanwhile included, up to
+        MAX_TURNS_PER_JOB; returns how many ran. Taking the next turn here, rather than in a job of its
+        own, matters: procrastinate wakes workers when a job is deferred, not when a sender's lock is
+        released, so a next job deferred while this one holds the lock would wait for the engine's
+        poll. Past the cap, or stopping (SIGTERM), the rest go to the sender's next job, on any worker."""
+        turns, tried = 0, set()
+        while True:
+            rows = self._waiting(sender)
+            if not rows:
+                return turns
+            if turns >= MAX_TURNS_PER_JOB or self.stopping():
+                turn_jobs.defer_turn(self.db, sender)
+                return turns
+            batch = self._batch(sender, rows)
+            if batch[0] in tried:  # its attempts could not even record it (the database refused the marks)
+                log.warning("a turn of %s could not be recorded; the sweep will try it again", sender[-4:])
+                return turns
+            tried.update(batch)
+            self.runner.run(batch)
+            turns += 1
 
     def _waiting(self, sender: str) -> list[SenderRow]:
         """The sender's rows to answer, after failing those a dead worker left mid-send."""

@@ -87,17 +87,19 @@ def _sender_turns(db, burst_window: float = 0.3) -> tuple[SenderTurns, Turns]:
     return SenderTurns(db, runner, gate, burst_window), turns
 
 
-def test_a_job_answers_the_oldest_turn_and_hands_the_rest_to_the_senders_next_job(engine_db):
-    for n in range(3):
+def test_a_job_answers_the_senders_turns_in_order_then_hands_a_backlog_to_their_next_job(engine_db):
+    from worker.sender_turns import MAX_TURNS_PER_JOB
+
+    for n in range(MAX_TURNS_PER_JOB + 2):
         ledger.add_to_ledger(engine_db, f"SM{n}", ANA, f"m{n}", with_job=True)
     with engine_db.engine.begin() as conn:  # the waiting job is now running, as the engine would have it
         conn.execute(text("UPDATE procrastinate_jobs SET status = 'doing'"))
     sender_turns, turns = _sender_turns(engine_db)
-    assert sender_turns.answer(ANA) == 1
-    assert turns.turns == [["m0"]]
-    assert [status for *_, status in _jobs(engine_db)] == ["doing", "todo"], "the next job waits for the lock"
-    assert sender_turns.answer(ANA) == 1 and sender_turns.answer(ANA) == 1 and sender_turns.answer(ANA) == 0
-    assert turns.turns == [["m0"], ["m1"], ["m2"]]
+    assert sender_turns.answer(ANA) == MAX_TURNS_PER_JOB
+    assert turns.turns == [[f"m{n}"] for n in range(MAX_TURNS_PER_JOB)]
+    assert [status for *_, status in _jobs(engine_db)] == ["doing", "todo"], "the rest wait for the sender's lock"
+    assert sender_turns.answer(ANA) == 2 and sender_turns.answer(ANA) == 0
+    assert turns.turns[-2:] == [[f"m{MAX_TURNS_PER_JOB}"], [f"m{MAX_TURNS_PER_JOB + 1}"]]
 
 
 def test_photos_sent_together_are_one_turn_and_a_text_after_them_is_the_next(engine_db):
@@ -113,10 +115,9 @@ def test_photos_sent_together_are_one_turn_and_a_text_after_them_is_the_next(eng
     arriving = threading.Thread(target=more_photos)
     arriving.start()
     started = time.monotonic()
-    assert sender_turns.answer(ANA) == 1
+    assert sender_turns.answer(ANA) == 2  # the burst, then the text that came after it
     arriving.join()
-    assert turns.turns == [["praia", "", ""]] and time.monotonic() - started >= 1.1
-    assert sender_turns.answer(ANA) == 1 and turns.turns[-1] == ["e agora?"]
+    assert turns.turns == [["praia", "", ""], ["e agora?"]] and time.monotonic() - started >= 1.1
 
 
 def test_rows_a_dead_worker_left_are_answered_again_unless_their_reply_was_leaving(engine_db):

@@ -11,10 +11,9 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from channels.twilio_inbound import signature_is_valid, webhook_url
 from storage import deliveries
 
-from .errors import error_response
+from .signature import refuse_unsigned
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_status", __name__)
@@ -34,13 +33,9 @@ def status_callback():
     runtime = current_app.extensions["assistant"]
     config = runtime.services.config
     form = request.form
-    if config.twilio_validate_signature:
-        url = webhook_url(config.public_base_url, request.url, request.path, request.query_string.decode())
-        if not signature_is_valid(config.twilio_auth_token or "", url, form.to_dict(),
-                                  request.headers.get("X-Twilio-Signature")):
-            log.warning("rejected a status callback with a bad or missing Twilio signature from %s",
-                        request.remote_addr)
-            return error_response(403, "bad_signature", "Invalid or missing X-Twilio-Signature.")
+    refused = refuse_unsigned(config, "a status callback")
+    if refused is not None:
+        return refused
     sid, status = form.get("MessageSid", ""), (form.get("MessageStatus") or "").lower()
     if not sid or status not in deliveries.STATUSES:
         return Response(status=200)  # a status we do not track (accepted, sending, ...)

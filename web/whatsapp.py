@@ -17,13 +17,14 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 
-from channels.twilio_inbound import BadInbound, parse_form, signature_is_valid, twiml, webhook_url
+from channels.twilio_inbound import BadInbound, parse_form, twiml
 from common.clock import utcnow
 from storage import ledger
 from storage.spool import SpooledMessage
 from worker.nudge import Nudge
 
 from .errors import error_response
+from .signature import refuse_unsigned
 
 log = logging.getLogger(__name__)
 bp = Blueprint("whatsapp", __name__)
@@ -41,12 +42,9 @@ def whatsapp_webhook():
     runtime = current_app.extensions["assistant"]
     config = runtime.services.config
     form = request.form
-    if config.twilio_validate_signature:
-        url = webhook_url(config.public_base_url, request.url, request.path, request.query_string.decode())
-        if not signature_is_valid(config.twilio_auth_token or "", url, form.to_dict(),
-                                  request.headers.get("X-Twilio-Signature")):
-            log.warning("rejected a webhook with a bad or missing Twilio signature from %s", request.remote_addr)
-            return error_response(403, "bad_signature", "Invalid or missing X-Twilio-Signature.")
+    refused = refuse_unsigned(config, "a webhook")
+    if refused is not None:
+        return refused
     try:
         message = parse_form(form)
     except BadInbound as exc:

@@ -54,6 +54,10 @@ _ORPHANS = text("""
                                                      OR (j.status = 'doing' AND j.lock = m.sender)))
     LIMIT 1000
 """).bindparams(bindparam("task", TURN_TASK))
+_HURRY = text("""
+    UPDATE procrastinate_jobs SET priority = GREATEST(priority, :priority)
+    WHERE status = 'todo' AND queueing_lock = :sender AND task_name = :task
+""").bindparams(bindparam("task", TURN_TASK))
 _JOB_COUNTS = text("SELECT queue_name, status::text, count(*) FROM procrastinate_jobs GROUP BY queue_name, status")
 
 
@@ -71,6 +75,13 @@ def defer_turn(db: Database, sender: str) -> None:
     """Ask the engine to answer `sender` (nothing new when a job of theirs already waits)."""
     with db.statement() as conn:
         conn.execute(_DEFER, {"sender": sender})
+
+
+def hurry_waiting_job(db: Database, sender: str, priority: int) -> int:
+    """Raise the sender's waiting job to at least `priority`, so workers fetch it before the backlog
+    (a failover whose sender already had a next job waiting); returns the jobs changed (0 or 1)."""
+    with db.statement() as conn:
+        return conn.execute(_HURRY, {"sender": sender, "priority": priority}).rowcount
 
 
 def senders_without_job(db: Database, idle_for: timedelta) -> list[str]:

@@ -31,10 +31,15 @@ from storage import turn_jobs
 from storage.turn_jobs import CHORES_QUEUE, TURN_QUEUE, TURN_TASK
 
 if TYPE_CHECKING:
+    from procrastinate.manager import JobManager
+
+    from storage.db import Database
     from worker.runtime import AssistantRuntime
 
 log = logging.getLogger(__name__)
 CHORE_PRIORITY = 100  # fetched before any waiting turn: a failover must not queue behind the backlog
+# A taken-over sender has waited longest: their job goes ahead of the backlog (behind the chores).
+TAKEOVER_PRIORITY = 50
 ORPHAN_IDLE = timedelta(seconds=10)  # rows waiting this long with no job get one (sweep_orphan_rows)
 REMINDER_SECONDS = 5  # the reminder chore's period; each run sends at most this many seconds' worth
 RESTART_PAUSE = 2.0  # between the engine losing the database and its next start
@@ -84,18 +89,27 @@ def answer_sender(sender: str) -> int:
 async def retry_stalled_turns(context: procrastinate.JobContext, timestamp: int) -> int:
     """Put back the turn jobs of workers whose heartbeat stopped (killed, machine lost): another
     worker takes them. A sender with a newer job already waiting gets that one instead."""
-    seconds = _runtime().services.config.worker_failover_seconds
-    manager = context.app.job_manager
+    runtime = _runtime()
+    return await take_over_stalled(context.app.job_manager, runtime.services.db,
+                                   runtime.services.config.worker_failover_seconds)
+
+
+async def take_over_stalled(manager: "JobManager", db: "Database", seconds: float) -> int:
+    """Retry, ahead of every waiting turn, the turn jobs of workers silent for `seconds`; when the
+    sender already has a job waiting, close the stalled one and move the waiting one ahead instead.
+    Stalled chores are closed (they run again at their next tick). Returns the jobs put back."""
     retried = 0
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
-        if job.queue != TURN_QUEUE:  # a chore runs again at its next tick: the stalled copy is closed
+        if job.queue != TURN_QUEUE:
             await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
             continue
         try:
-            await manager.retry_job(job)
+            await manager.retry_job(job, priority=TAKEOVER_PRIORITY)
             retried += 1
         except engine_errors.ConnectorException:  # a job of the same sender already waits: it takes the rows
             await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
+            if job.lock:
+                await asyncio.to_thread(turn_jobs.hurry_waiting_job, db, job.lock, TAKEOVER_PRIORITY)
     if retried:
         log.warning("took over %d turn job(s) from worker(s) silent for over %.0f s", retried, seconds)
     return retried

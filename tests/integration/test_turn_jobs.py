@@ -130,3 +130,56 @@ def test_rows_a_dead_worker_left_are_answered_again_unless_their_reply_was_leavi
     assert sender_turns.answer(BIA) == 0, "never sent twice"
     assert (ledger.get_entry(engine_db, leaving).status, ledger.get_entry(engine_db, leaving).error) == \
         ("failed", ledger.INTERRUPTED_WHILE_SENDING)
+
+
+def _stalled_worker(db) -> int:
+    """A procrastinate worker row whose heartbeat stopped a minute ago (its process was killed)."""
+    with db.engine.begin() as conn:
+        return conn.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                 "VALUES (now() - interval '1 minute') RETURNING id")).scalar_one()
+
+
+def _run_doing(db, sender: str, worker_id: int) -> None:
+    """The sender's waiting job, taken by `worker_id` (status doing), as a fetch would leave it."""
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :worker "
+                          "WHERE queueing_lock = :sender AND status = 'todo'"), {"worker": worker_id, "sender": sender})
+
+
+def test_a_dead_workers_turns_are_taken_over_ahead_of_the_backlog(engine_db):
+    import asyncio
+
+    import procrastinate
+
+    from worker.engine import TAKEOVER_PRIORITY, libpq_url, take_over_stalled
+
+    dead = _stalled_worker(engine_db)
+    for sender in (ANA, BIA):  # both were being answered by the worker that died
+        ledger.add_to_ledger(engine_db, f"SM-{sender}", sender, "oi")
+        turn_jobs.defer_turn(engine_db, sender)
+        _run_doing(engine_db, sender, dead)
+    backlog = [f"+55119100000{index:02d}" for index in range(20)]
+    for sender in backlog:  # others wrote meanwhile
+        turn_jobs.defer_turn(engine_db, sender)
+    turn_jobs.defer_turn(engine_db, BIA)  # then Bia again: her next job waits, behind the backlog by its id
+
+    async def take_over_then_fetch() -> tuple[int, list[str]]:
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(engine_db.url)))
+        async with app.open_async():
+            retried = await take_over_stalled(app.job_manager, engine_db, seconds=5)
+            live = await app.job_manager.register_worker()
+            fetched = [await app.job_manager.fetch_job(queues=[turn_jobs.TURN_QUEUE], worker_id=live)
+                       for _ in range(2)]
+            return retried, sorted(job.lock for job in fetched)
+
+    retried, first_two = asyncio.run(take_over_then_fetch())
+    assert retried == 1  # Ana's job went back; Bia's stalled one was closed and her waiting one moved up
+    assert first_two == sorted([ANA, BIA])
+    with engine_db.engine.connect() as conn:
+        stalled = conn.execute(text("SELECT status::text FROM procrastinate_jobs WHERE worker_id = :dead"),
+                               {"dead": dead}).scalars().all()
+        priorities = dict(conn.execute(text(
+            "SELECT lock, max(priority) FROM procrastinate_jobs GROUP BY lock")).all())
+    assert stalled == ["failed"]
+    assert priorities[ANA] == priorities[BIA] == TAKEOVER_PRIORITY
+    assert {priorities[sender] for sender in backlog} == {0}

@@ -46,6 +46,10 @@ RESTART_PAUSE = 2.0  # between the engine losing the database and its next start
 # LISTEN/NOTIFY wakes a worker when a job is deferred, not when a sender's lock is released: a job
 # deferred while its sender's previous one ran is fetched at the next poll (procrastinate's default: 5 s).
 FETCH_POLL_SECONDS = 1.0
+# How long the engine waits for one of its connections before it counts the database as away
+# (psycopg_pool's default is 30 s, and a stop waits on two such waits: its fetch, then the worker's
+# unregistration). A live database hands one out in milliseconds.
+CONNECTION_WAIT_SECONDS = 5.0
 
 
 def libpq_url(database_url: str) -> str:
@@ -164,8 +168,10 @@ def run_worker(runtime: "AssistantRuntime", parent_gone: Callable[[], bool] = la
         loop = asyncio.get_running_loop()
         loop.set_default_executor(threads)  # where procrastinate runs sync tasks
         connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database_url), min_size=2,
-                                                   max_size=max(4, min(config.worker_threads, 16)))
+                                                   max_size=max(4, min(config.worker_threads, 16)),
+                                                   timeout=CONNECTION_WAIT_SECONDS)
         current: list[Worker] = []
+        attempts: list[asyncio.Task] = []
 
         def stop(signum: int) -> None:
             if runtime.stopping:
@@ -175,26 +181,34 @@ def run_worker(runtime: "AssistantRuntime", parent_gone: Callable[[], bool] = la
             runtime.stop_taking_turns()
             if current:
                 current[-1].stop()
+            if attempts and (not current or current[-1].worker_id is None):  # still reaching the database:
+                attempts[-1].cancel()                                       # no turn runs yet
+
+        async def serve() -> None:
+            async with app.open_async():
+                current[:] = [Worker(app, queues=[TURN_QUEUE, CHORES_QUEUE], concurrency=config.worker_threads,
+                                      delete_jobs="successful", install_signal_handlers=False,
+                                      fetch_job_polling_interval=FETCH_POLL_SECONDS,
+                                      update_heartbeat_interval=config.worker_failover_seconds / 5,
+                                      stalled_worker_timeout=config.worker_failover_seconds)]
+                await current[-1].run()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop, signum)
         watch = asyncio.create_task(_watch_parent(parent_gone, lambda: stop(signal.SIGTERM)))
         with app.replace_connector(connector):
-            async with app.open_async():
-                while not runtime.stopping:
-                    current.append(Worker(app, queues=[TURN_QUEUE, CHORES_QUEUE], concurrency=config.worker_threads,
-                                          delete_jobs="successful", install_signal_handlers=False,
-                                          fetch_job_polling_interval=FETCH_POLL_SECONDS,
-                                          update_heartbeat_interval=config.worker_failover_seconds / 5,
-                                          stalled_worker_timeout=config.worker_failover_seconds))
-                    try:
-                        await current[-1].run()
-                    except Exception as exc:  # the database went away under the engine: start it again
-                        if runtime.stopping:
-                            break
-                        log.warning("the turn engine lost the database (%s); starting it again in %.0f s",
-                                    short_reason(exc), RESTART_PAUSE)
-                        await asyncio.sleep(RESTART_PAUSE)
+            while not runtime.stopping:
+                attempts[:] = [asyncio.ensure_future(serve())]  # the latest only: a long outage restarts often
+                try:
+                    await attempts[-1]
+                except asyncio.CancelledError:  # stopped while the database was away
+                    break
+                except Exception as exc:  # the database went away under the engine: start it again
+                    if runtime.stopping:
+                        break
+                    log.warning("the turn engine lost the database (%s); starting it again in %.0f s",
+                                short_reason(exc), RESTART_PAUSE)
+                    await asyncio.sleep(RESTART_PAUSE)
         watch.cancel()
 
     try:

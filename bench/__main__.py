@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"run only these scenarios ({', '.join(SCENARIOS)})")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="record the app's GIL-holding stacks with py-spy into DIR (collapsed format)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="interleaved rounds of the scale-out scenario (default 3; the host's speed swings)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (app logs, data)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     return parser.parse_args(argv)
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             probe_before = cpu_probe()
             started, ticks = time.monotonic(), cpu_ticks()
             try:
-                figures = module.run(Run(args.quick, workdir, fakes, progress, {"profile": args.profile}))
+                options = {"profile": args.profile, "rounds": args.rounds}
+                figures = module.run(Run(args.quick, workdir, fakes, progress, options))
             except Exception as exc:
                 tqdm.write(f"{name} failed: {type(exc).__name__}: {exc}")
                 figures = {"error": f"{type(exc).__name__}: {exc}"}

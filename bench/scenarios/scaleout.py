@@ -8,7 +8,7 @@ reply counted (also over the middle 10-90 % of the replies, the steady part). To
 single-process figure (`python app.py` on SQLite: the one worker process fed by the nudge), then
 gunicorn and 1, 2 and 4 `python -m worker` on one PostgreSQL database (procrastinate jobs), each
 worker with a DATA_DIR of its own as on its own machine. The host's speed swings within minutes,
-so the set-ups run in ROUNDS interleaved rounds and each is reported by its median run; the
+so the set-ups run in interleaved rounds (ROUNDS, or `--rounds N`) and each is reported by its median run; the
 machine's busy CPU beyond the processes measured (someone else's tests, the kernel) is reported
 beside each run as `other_cores`.
 
@@ -32,7 +32,7 @@ from .capacity import TAG, _order_and_loss
 TITLE = "Scale-out"
 WORKER_COUNTS = (1, 2, 4)
 SENDERS, PER_SENDER = 200, 5
-ROUNDS = int(os.environ.get("BENCH_SCALEOUT_ROUNDS", "3"))
+ROUNDS = 3
 # Turn threads per worker: at zero model latency a turn waits only on PostgreSQL, the fakes and the
 # GIL, so a few threads keep a process busy; more only queue for its GIL.
 THREADS = int(os.environ.get("BENCH_SCALEOUT_THREADS", "8"))
@@ -146,7 +146,7 @@ def run(ctx: Run) -> dict:
     """SQLite's single worker process, then PostgreSQL with 1, 2 and 4 workers, in interleaved rounds;
     each set-up's median run and the ratios between them."""
     senders, per_sender = (40, 3) if ctx.quick else (SENDERS, PER_SENDER)
-    rounds = 1 if ctx.quick else ROUNDS
+    rounds = 1 if ctx.quick else ctx.options.get("rounds") or ROUNDS
     runs: list[dict] = []
     for index in range(rounds):
         probe = cpu_probe(rounds=1)

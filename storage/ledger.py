@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection, Iterable
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import as_utc, utcnow
@@ -209,10 +209,21 @@ _SENDER_WAITING = (select(_LEDGER.c.id, _LEDGER.c.status, _LEDGER.c.media)
                           _LEDGER.c.status.in_(("queued", "processing", SENDING))).order_by(_LEDGER.c.id))
 
 
-def sender_waiting(db: Database, sender: str) -> list[SenderRow]:
-    """The sender's rows not finished, oldest first (the index on sender, status, id serves it)."""
+# The same read fenced by the engine's job (storage/turn_jobs.py): nothing while that job is no longer
+# running, i.e. its worker fell silent and another took the sender over (rule of a lock that can be lost).
+_SENDER_WAITING_FOR_JOB = _SENDER_WAITING.where(
+    text("EXISTS (SELECT 1 FROM procrastinate_jobs WHERE id = :job AND status = 'doing')"))
+
+
+def sender_waiting(db: Database, sender: str, job_id: int | None = None) -> list[SenderRow]:
+    """The sender's rows not finished, oldest first (the index on sender, status, id serves it).
+    With `job_id`, none unless that engine job still runs: a worker that was silent long enough for
+    its job to be taken over must not go on answering the sender beside the worker that has it now."""
     with db.statement() as conn:
-        rows = conn.execute(_SENDER_WAITING, {"sender": sender}).all()
+        if job_id is None:
+            rows = conn.execute(_SENDER_WAITING, {"sender": sender}).all()
+        else:
+            rows = conn.execute(_SENDER_WAITING_FOR_JOB, {"sender": sender, "job": job_id}).all()
     return [SenderRow(row_id, status, bool(media)) for row_id, status, media in rows]
 
 

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Callable
 
 import procrastinate
+import psycopg
 from procrastinate import exceptions as engine_errors
 from procrastinate.worker import Worker
 from sqlalchemy.engine import make_url
@@ -65,8 +66,22 @@ def _url_from_environment() -> str:
     return os.environ.get("DATABASE_URL") or dotenv_values(".env").get("DATABASE_URL") or ""
 
 
-app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-    conninfo=libpq_url(_url_from_environment()), min_size=1, max_size=4))
+async def autocommit(connection: psycopg.AsyncConnection) -> None:
+    """Put each of the engine's pooled connections in autocommit. Each of procrastinate's calls is
+    one statement, but psycopg's pool wraps it in a transaction committed after the result is
+    read: a worker that stops there (SIGSTOP, a machine lost) stays idle in transaction holding its
+    job's row lock, and the takeover of that job waits on it for as long as the connection lives."""
+    await connection.set_autocommit(True)
+
+
+def engine_connector(database_url: str, min_size: int = 1, max_size: int = 4) -> procrastinate.PsycopgConnector:
+    """The engine's pool of connections to `database_url`: in autocommit, and counting the database
+    as away after CONNECTION_WAIT_SECONDS without a connection."""
+    return procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=min_size, max_size=max_size,
+                                          timeout=CONNECTION_WAIT_SECONDS, configure=autocommit)
+
+
+app = procrastinate.App(connector=engine_connector(_url_from_environment()))
 _bound: dict[str, "AssistantRuntime"] = {}
 
 
@@ -82,10 +97,11 @@ def _runtime() -> "AssistantRuntime":
     return runtime
 
 
-@app.task(name=TURN_TASK, queue=TURN_QUEUE)
-def answer_sender(sender: str) -> int:
-    """Answer the sender's waiting messages, oldest first (procrastinate holds the sender's lock)."""
-    return _runtime().sender_turns.answer(sender)
+@app.task(name=TURN_TASK, queue=TURN_QUEUE, pass_context=True)
+def answer_sender(context: procrastinate.JobContext, sender: str) -> int:
+    """Answer the sender's waiting messages, oldest first, while procrastinate holds the sender's lock
+    for this job (a job taken over from a silent worker no longer does)."""
+    return _runtime().sender_turns.answer(sender, context.job.id)
 
 
 @app.periodic(cron="* * * * * */5", periodic_id="stalled")  # seconds are the sixth field
@@ -104,16 +120,23 @@ async def take_over_stalled(manager: "JobManager", db: "Database", seconds: floa
     Stalled chores are closed (they run again at their next tick). Returns the jobs put back."""
     retried = 0
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
-        if job.queue != TURN_QUEUE:
-            await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
-            continue
         try:
-            await manager.retry_job(job, priority=TAKEOVER_PRIORITY)
-            retried += 1
-        except engine_errors.ConnectorException:  # a job of the same sender already waits: it takes the rows
-            await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
-            if job.lock:
-                await asyncio.to_thread(turn_jobs.hurry_waiting_job, db, job.lock, TAKEOVER_PRIORITY)
+            if job.queue != TURN_QUEUE:
+                await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
+                continue
+            try:
+                await manager.retry_job(job, priority=TAKEOVER_PRIORITY)
+                retried += 1
+            except engine_errors.UniqueViolation:  # a job of the same sender already waits: it takes the rows
+                await manager.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, delete_job=False)
+                if job.lock:
+                    await asyncio.to_thread(turn_jobs.hurry_waiting_job, db, job.lock, TAKEOVER_PRIORITY)
+        except engine_errors.ConnectorException as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.RaiseException):
+                raise
+            # procrastinate found it no longer doing: its worker came back and finished it meanwhile
+            log.info("stalled job %s changed before its takeover (%s); left as it is", job.id,
+                     short_reason(exc.__cause__ or exc))
     if retried:
         log.warning("took over %d turn job(s) from worker(s) silent for over %.0f s", retried, seconds)
     return retried
@@ -167,9 +190,7 @@ def run_worker(runtime: "AssistantRuntime", parent_gone: Callable[[], bool] = la
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(threads)  # where procrastinate runs sync tasks
-        connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database_url), min_size=2,
-                                                   max_size=max(4, min(config.worker_threads, 16)),
-                                                   timeout=CONNECTION_WAIT_SECONDS)
+        connector = engine_connector(config.database_url, min_size=2, max_size=max(4, min(config.worker_threads, 16)))
         current: list[Worker] = []
         attempts: list[asyncio.Task] = []
 

@@ -39,15 +39,18 @@ class SenderTurns:
         self.db, self.runner, self.gate, self.journal = db, runner, gate, journal
         self.burst_window, self.stopping = burst_window, stopping
 
-    def answer(self, sender: str) -> int:
+    def answer(self, sender: str, job_id: int | None = None) -> int:
         """Answer the sender's waiting turns in order, the ones that arrive meanwhile included, up to
         MAX_TURNS_PER_JOB; returns how many ran. Taking the next turn here, rather than in a job of its
         own, matters: procrastinate wakes workers when a job is deferred, not when a sender's lock is
         released, so a next job deferred while this one holds the lock would wait for the engine's
-        poll. Past the cap, or stopping (SIGTERM), the rest go to the sender's next job, on any worker."""
+        poll. Past the cap, or stopping (SIGTERM), the rest go to the sender's next job, on any worker.
+        With the engine's `job_id`, each next turn is read only while that job still runs: a worker that
+        was silent (paused, cut off) until its job was taken over stops here instead of answering the
+        sender beside the worker that took it."""
         turns, tried = 0, set()
         while True:
-            rows = self._waiting(sender)
+            rows = self._waiting(sender, job_id)
             if not rows:
                 return turns
             if turns >= MAX_TURNS_PER_JOB or self.stopping():
@@ -61,9 +64,9 @@ class SenderTurns:
             self.runner.run(batch)
             turns += 1
 
-    def _waiting(self, sender: str) -> list[SenderRow]:
+    def _waiting(self, sender: str, job_id: int | None = None) -> list[SenderRow]:
         """The sender's rows to answer, after failing those a dead worker left mid-send."""
-        rows = ledger.sender_waiting(self.db, sender)
+        rows = ledger.sender_waiting(self.db, sender, job_id)
         if any(row.status == ledger.SENDING for row in rows):
             owed = self.journal.owed_ids() if self.journal is not None and self.journal.pending else set()
             failed = ledger.fail_interrupted_sends(self.db, sender, keep=owed)

@@ -183,3 +183,84 @@ def test_a_dead_workers_turns_are_taken_over_ahead_of_the_backlog(engine_db):
     assert stalled == ["failed"]
     assert priorities[ANA] == priorities[BIA] == TAKEOVER_PRIORITY
     assert {priorities[sender] for sender in backlog} == {0}
+
+
+def _backend_state(db, pid: int) -> str:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar_one()
+
+
+def test_the_engines_connections_hold_no_transaction_between_its_calls(engine_db):
+    """A worker that stops after one of procrastinate's calls (SIGSTOP, a machine lost) must leave no
+    transaction open: its job's row lock would hold the takeover of that job for as long as the
+    connection lives (seen in tests/e2e/test_engine_workers.py: a takeover waiting 10 s and more)."""
+    import asyncio
+
+    from worker.engine import engine_connector
+
+    ledger.add_to_ledger(engine_db, "SM1", ANA, "oi", with_job=True)
+
+    async def state_after_a_call() -> str:
+        connector = engine_connector(engine_db.url)
+        await connector.open_async()
+        try:
+            async with connector.pool.connection() as conn:
+                await conn.execute("SELECT id FROM procrastinate_jobs WHERE lock = %s FOR UPDATE", [ANA])
+                return await asyncio.to_thread(_backend_state, engine_db, conn.info.backend_pid)
+        finally:
+            await connector.close_async()
+
+    assert asyncio.run(state_after_a_call()) == "idle"  # not "idle in transaction", holding the row
+
+
+def test_a_stalled_job_finished_by_its_returning_worker_is_left_alone(engine_db):
+    """Between the chore's list of stalled jobs and its retry, the silent worker may come back and
+    finish its job: the chore leaves that one and still takes over the others."""
+    import asyncio
+
+    import procrastinate
+    from procrastinate.manager import JobManager
+
+    from worker.engine import libpq_url, take_over_stalled
+
+    dead = _stalled_worker(engine_db)
+    for sender in (ANA, BIA):
+        turn_jobs.defer_turn(engine_db, sender)
+        _run_doing(engine_db, sender, dead)
+
+    class WorkerComesBack(JobManager):
+        async def get_stalled_jobs(self, *args, **kwargs):
+            stalled = sorted(await super().get_stalled_jobs(*args, **kwargs), key=lambda job: job.lock != ANA)
+            await self.finish_job_by_id_async(stalled[0].id, procrastinate.jobs.Status.SUCCEEDED, delete_job=True)
+            return stalled
+
+    async def take_over() -> int:
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(engine_db.url)))
+        async with app.open_async():
+            return await take_over_stalled(WorkerComesBack(app.connector), engine_db, seconds=5)
+
+    assert asyncio.run(take_over()) == 1
+    assert [(lock, status) for _task, lock, _queueing, status in _jobs(engine_db)] == [(BIA, "todo")]
+
+
+def test_a_job_taken_over_from_its_silent_worker_answers_no_further_turn(engine_db):
+    """The worker was paused (SIGSTOP, a VM frozen) long enough for its job to be taken over; when it
+    runs again it must not go on with the sender's next turns beside the worker that now has them
+    (tests/e2e/test_engine_workers.py saw such a worker answer a turn the other was answering: a
+    reply twice)."""
+    ledger.add_to_ledger(engine_db, "SM1", ANA, "primeira", with_job=True)
+    second = ledger.add_to_ledger(engine_db, "SM2", ANA, "segunda")
+    with engine_db.engine.begin() as conn:
+        job = conn.execute(text("UPDATE procrastinate_jobs SET status = 'doing' RETURNING id")).scalar_one()
+
+    class TakenOverDuringTheFirstTurn(Turns):
+        def process(self, entries) -> None:
+            super().process(entries)
+            with engine_db.engine.begin() as conn:  # meanwhile the chore on another worker failed this job
+                conn.execute(text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :job"), {"job": job})
+
+    turns, gate = TakenOverDuringTheFirstTurn(engine_db), CpuGate(4)
+    runner = TurnRunner(engine_db, turns.process, turns.give_up, gate, max_attempts=2, retry_delay=0.01)
+    assert SenderTurns(engine_db, runner, gate, 0.3).answer(ANA, job) == 1
+    assert turns.turns == [["primeira"]]
+    assert ledger.get_entry(engine_db, second).status == "queued", "left to the worker that has the sender now"

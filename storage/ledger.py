@@ -36,6 +36,7 @@ _CLAIM = (update(_LEDGER)
 _SET_STATUS = (update(_LEDGER).where(_LEDGER.c.id.in_(bindparam("ids", expanding=True)))
                .values(status=bindparam("status"), error=bindparam("error"), updated_at=bindparam("now")))
 _FINISH = _SET_STATUS.values(processed_at=bindparam("now"))
+_SENDING_FOR_JOB = _SET_STATUS.where(text("EXISTS (SELECT 1 FROM procrastinate_jobs WHERE id = :job AND status = 'doing')"))
 # The worker's feed asks on every nudge: which rows wait, above its cursor or in its gaps.
 _WAITING = select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media).where(
     _LEDGER.c.status.in_(bindparam("statuses", expanding=True))).order_by(_LEDGER.c.id)
@@ -122,9 +123,24 @@ def claim(db: Database, entry_ids: Iterable[int]) -> list[LedgerEntry]:
     return sorted((_entry(row) for row in rows), key=lambda entry: entry.id)
 
 
-def mark_sending(db: Database, entry_ids: Iterable[int]) -> None:
-    """The reply is about to go out: from here on the rows are never answered again (see SENDING)."""
-    _set_status(db, entry_ids, SENDING, None)
+class SenderTakenOver(RuntimeError):
+    """The engine job that was answering these rows no longer runs: its worker fell silent and another
+    worker has the sender now. The rows are theirs; nothing of this turn may go out."""
+
+
+def mark_sending(db: Database, entry_ids: Iterable[int], job_id: int | None = None) -> None:
+    """The reply is about to go out: from here on the rows are never answered again (see SENDING).
+    With the engine's `job_id`, only while that job still runs, in the same statement; else raises
+    SenderTakenOver and marks nothing (a worker paused mid-turn whose job was taken over)."""
+    if job_id is None:
+        _set_status(db, entry_ids, SENDING, None)
+        return
+    ids = list(entry_ids)
+    with db.statement() as conn:
+        marked = conn.execute(_SENDING_FOR_JOB, {"ids": ids, "status": SENDING, "error": None, "now": utcnow(),
+                                                 "job": job_id}).rowcount
+    if marked < len(ids):
+        raise SenderTakenOver(f"engine job {job_id} no longer runs: another worker has rows {ids}")
 
 
 def _set_status(db: Database, entry_ids: Iterable[int], status: str, error: str | None) -> None:

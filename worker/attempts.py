@@ -4,6 +4,7 @@ engine's per-sender job (procrastinate on PostgreSQL); they only decide when and
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Callable
 
 from common.errors import short_reason
@@ -14,6 +15,9 @@ from storage.ledger import LedgerEntry
 from .after_send import AfterSendJournal
 from .gate import CpuGate
 
+# The engine job (PostgreSQL) whose turns this thread answers, set by worker/sender_turns.py: the
+# reply's `sending` stamp is fenced by it (storage/ledger.py mark_sending); None on SQLite.
+RUNNING_JOB: ContextVar[int | None] = ContextVar("running_job", default=None)
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +55,9 @@ class TurnRunner:
                 if max(e.attempts for e in entries) > self.max_attempts * 2:
                     raise PoisonMessage(f"gave up after {entries[0].attempts} attempts across restarts")
                 self.process(entries)
+            except ledger.SenderTakenOver as exc:
+                log.warning("%s: this turn is left to it, nothing sent", exc)
+                return
             except DeliveredButUnrecorded as exc:
                 log.error("%s: they stay 'sending' until the database answers; they are not answered again", exc)
                 return

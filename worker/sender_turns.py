@@ -20,7 +20,7 @@ from storage.db import Database
 from storage.ledger import SenderRow
 
 from .after_send import AfterSendJournal
-from .attempts import TurnRunner
+from .attempts import RUNNING_JOB, TurnRunner
 from .dispatcher import MAX_BURST_WAIT
 from .gate import CpuGate
 
@@ -47,7 +47,14 @@ class SenderTurns:
         poll. Past the cap, or stopping (SIGTERM), the rest go to the sender's next job, on any worker.
         With the engine's `job_id`, each next turn is read only while that job still runs: a worker that
         was silent (paused, cut off) until its job was taken over stops here instead of answering the
-        sender beside the worker that took it."""
+        sender beside the worker that took it, and a turn of it under way sends nothing (RUNNING_JOB)."""
+        running = RUNNING_JOB.set(job_id)
+        try:
+            return self._answer(sender, job_id)
+        finally:
+            RUNNING_JOB.reset(running)
+
+    def _answer(self, sender: str, job_id: int | None) -> int:
         turns, tried = 0, set()
         while True:
             rows = self._waiting(sender, job_id)

@@ -17,7 +17,7 @@ from storage.sealing import UNREADABLE_REASON, is_unreadable
 from storage.ledger import REDACTED, LedgerEntry
 
 from .after_send import AfterSendJournal, Owed
-from .attempts import DeliveredButUnrecorded
+from .attempts import RUNNING_JOB, DeliveredButUnrecorded
 from .intake import build_turn
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class TurnProcessor:
             return
         reply = self.answer(entries)
         ids = [e.id for e in entries]
-        ledger.mark_sending(self.services.db, ids)
+        ledger.mark_sending(self.services.db, ids, RUNNING_JOB.get())
         lines = self.inbound_lines(entries, reply)
         failure = note = None
         try:

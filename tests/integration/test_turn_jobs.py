@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from storage import ledger, turn_jobs
-from worker.attempts import TurnRunner
+from worker.attempts import RUNNING_JOB, TurnRunner
 from worker.gate import CpuGate
 from worker.sender_turns import SenderTurns
 
@@ -72,8 +72,8 @@ class Turns:
         self.db, self.turns = db, []
 
     def process(self, entries) -> None:
+        ledger.mark_sending(self.db, [e.id for e in entries], RUNNING_JOB.get())  # as worker/turns.py does
         self.turns.append([e.body for e in entries])
-        ledger.mark_sending(self.db, [e.id for e in entries])
         ledger.mark_done(self.db, [e.id for e in entries])
 
     def give_up(self, entries, reason) -> None:
@@ -264,3 +264,28 @@ def test_a_job_taken_over_from_its_silent_worker_answers_no_further_turn(engine_
     assert SenderTurns(engine_db, runner, gate, 0.3).answer(ANA, job) == 1
     assert turns.turns == [["primeira"]]
     assert ledger.get_entry(engine_db, second).status == "queued", "left to the worker that has the sender now"
+
+
+def test_a_turn_under_way_when_its_job_is_taken_over_sends_nothing(engine_db):
+    """Paused mid-turn (after the claim, before the reply's `sending` stamp) until its job was taken
+    over: the stamp is fenced by the job, so the turn stops there and leaves the rows to the worker
+    that has the sender now, unmarked and unanswered."""
+    entry = ledger.add_to_ledger(engine_db, "SM1", ANA, "oi", with_job=True)
+    with engine_db.engine.begin() as conn:
+        job = conn.execute(text("UPDATE procrastinate_jobs SET status = 'doing' RETURNING id")).scalar_one()
+
+    class TakenOverBeforeTheSend(Turns):
+        def process(self, entries) -> None:
+            with engine_db.engine.begin() as conn:
+                conn.execute(text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :job"), {"job": job})
+            super().process(entries)
+
+    turns, gate = TakenOverBeforeTheSend(engine_db), CpuGate(4)
+    runner = TurnRunner(engine_db, turns.process, turns.give_up, gate, max_attempts=2, retry_delay=0.01)
+    SenderTurns(engine_db, runner, gate, 0.3).answer(ANA, job)
+    assert turns.turns == [], "nothing sent, nothing given up"
+    assert ledger.get_entry(engine_db, entry).status == "processing", "the other worker's to answer"
+    with pytest.raises(ledger.SenderTakenOver):
+        ledger.mark_sending(engine_db, [entry], job)
+    ledger.mark_sending(engine_db, [entry])  # unfenced, as on SQLite
+    assert ledger.get_entry(engine_db, entry).status == ledger.SENDING

@@ -36,7 +36,10 @@ _CLAIM = (update(_LEDGER)
 _SET_STATUS = (update(_LEDGER).where(_LEDGER.c.id.in_(bindparam("ids", expanding=True)))
                .values(status=bindparam("status"), error=bindparam("error"), updated_at=bindparam("now")))
 _FINISH = _SET_STATUS.values(processed_at=bindparam("now"))
-_SENDING_FOR_JOB = _SET_STATUS.where(text("EXISTS (SELECT 1 FROM procrastinate_jobs WHERE id = :job AND status = 'doing')"))
+# The fence of a sender's engine job (storage/turn_jobs.py): true while the job `:job` still runs, false
+# once its worker fell silent and the job was taken over (a lock can be lost; its holder must check).
+_JOB_STILL_RUNS = text("EXISTS (SELECT 1 FROM procrastinate_jobs WHERE id = :job AND status = 'doing')")
+_SENDING_FOR_JOB = _SET_STATUS.where(_JOB_STILL_RUNS)
 # The worker's feed asks on every nudge: which rows wait, above its cursor or in its gaps.
 _WAITING = select(_LEDGER.c.id, _LEDGER.c.sender, _LEDGER.c.media).where(
     _LEDGER.c.status.in_(bindparam("statuses", expanding=True))).order_by(_LEDGER.c.id)
@@ -225,10 +228,7 @@ _SENDER_WAITING = (select(_LEDGER.c.id, _LEDGER.c.status, _LEDGER.c.media)
                           _LEDGER.c.status.in_(("queued", "processing", SENDING))).order_by(_LEDGER.c.id))
 
 
-# The same read fenced by the engine's job (storage/turn_jobs.py): nothing while that job is no longer
-# running, i.e. its worker fell silent and another took the sender over (rule of a lock that can be lost).
-_SENDER_WAITING_FOR_JOB = _SENDER_WAITING.where(
-    text("EXISTS (SELECT 1 FROM procrastinate_jobs WHERE id = :job AND status = 'doing')"))
+_SENDER_WAITING_FOR_JOB = _SENDER_WAITING.where(_JOB_STILL_RUNS)
 
 
 def sender_waiting(db: Database, sender: str, job_id: int | None = None) -> list[SenderRow]:

@@ -136,7 +136,7 @@ async def take_over_stalled(manager: "JobManager", db: "Database", seconds: floa
                 raise
             # procrastinate found it no longer doing: its worker came back and finished it meanwhile
             log.info("stalled job %s changed before its takeover (%s); left as it is", job.id,
-                     short_reason(exc.__cause__ or exc))
+                     short_reason(exc.__cause__))
     if retried:
         log.warning("took over %d turn job(s) from worker(s) silent for over %.0f s", retried, seconds)
     return retried

@@ -179,7 +179,6 @@ def test_postgresql_away_for_five_seconds_loses_nothing(cluster, twilio_server, 
     assert len(twilio_server.messages()) >= 250 - len(failed)
 
 
-
 @pytest.mark.parametrize("away_for", [0.0, 3.0], ids=["just-gone", "gone-a-while"])
 def test_a_worker_told_to_stop_while_postgresql_is_away_leaves_within_seconds(cluster, tcp_proxy_to_pg, away_for):
     proxy, through_proxy = tcp_proxy_to_pg(cluster)
@@ -193,6 +192,7 @@ def test_a_worker_told_to_stop_while_postgresql_is_away_leaves_within_seconds(cl
     # Each wait for a connection ends after CONNECTION_WAIT_SECONDS (5 s); it was psycopg_pool's 30 s,
     # twice (the fetch, then the unregistration), or the pool's 30 s first opening.
     assert took < 12, f"the worker took {took:.1f} s to leave"
+
 
 def test_a_worker_with_another_secret_key_fails_the_message_visibly_and_never_answers_it(
         cluster, twilio_server, openai_server):
